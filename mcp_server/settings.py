@@ -1,0 +1,118 @@
+"""The one place that reads the environment: `MEDGYM_*` variables become a validated `Settings`.
+
+CLI flags override the variables (`Settings.from_env(overrides)`); every other module receives
+the resulting object and never looks at `os.environ` itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mcp_server import __version__
+
+ENV_PREFIX = "MEDGYM_"
+
+
+class Limits(BaseModel):
+    """Resource limits of one sandbox container and of one `run_code` call."""
+
+    model_config = ConfigDict(frozen=True)
+
+    memory_mb: int = Field(2048, ge=128, description="container memory limit (swap disabled)")
+    cpus: float = Field(1.0, gt=0, le=64, description="CPU quota, in cores")
+    pids: int = Field(256, ge=16, description="maximum number of processes in the container")
+    workspace_mb: int = Field(512, ge=16, description="size of the writable /workspace (tmpfs)")
+    tmp_mb: int = Field(256, ge=16, description="size of the writable /tmp (tmpfs)")
+    default_timeout_s: float = Field(30.0, gt=0, description="run_code timeout when none is given")
+    max_timeout_s: float = Field(600.0, gt=0, description="largest timeout a run_code call may ask for")
+    max_output_bytes: int = Field(65536, ge=1024, description="stdout and stderr are each capped here")
+
+
+class Settings(BaseModel):
+    """Validated configuration of one medgym process."""
+
+    model_config = ConfigDict(frozen=True)
+
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".medgym",
+        description="medgym's own files: the SQLite store (task index, episodes)",
+    )
+    data_dir: Path | None = Field(None, description="a MedAgentGym data directory (<dataset>/<split file>)")
+    image: str = Field(f"medgym-sandbox:{__version__}", description="sandbox image")
+    docker_host: str | None = Field(None, description="Docker engine address (default: DOCKER_HOST or the socket)")
+    max_attempts: int = Field(1, ge=1, le=100, description="submissions per episode (1 = benchmark mode)")
+    episode_idle_timeout_s: float = Field(1800.0, gt=0, description="an idle episode is ended after this")
+    transport: Literal["stdio", "http"] = Field("stdio", description="MCP transport of `medgym serve`")
+    host: str = Field("127.0.0.1", description="HTTP bind address")
+    port: int = Field(8765, ge=0, le=65535, description="HTTP port")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="stderr log level")
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("data_dir", "home", mode="before")
+    @classmethod
+    def _expand(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return None
+        return Path(str(value)).expanduser()
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "medgym.sqlite"
+
+    @classmethod
+    def from_env(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Build settings from `MEDGYM_*` variables, then apply non-None `overrides` (CLI flags)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        limits: dict[str, Any] = {}
+        for name in cls.model_fields:
+            if name != "limits" and (raw := env.get(ENV_PREFIX + name.upper())) not in (None, ""):
+                values[name] = raw
+        for name in Limits.model_fields:
+            if (raw := env.get(ENV_PREFIX + name.upper())) not in (None, ""):
+                limits[name] = raw
+        for key, value in (overrides or {}).items():
+            if value is None:
+                continue
+            if key in Limits.model_fields:
+                limits[key] = value
+            else:
+                values[key] = value
+        if values.get("home") is None:
+            values.pop("home", None)
+        try:
+            return cls(**values, limits=Limits(**limits))
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+
+class SettingsError(ValueError):
+    """The configuration is invalid; the message names the variable to fix."""
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        name = ENV_PREFIX + str(err["loc"][-1]).upper() if err["loc"] else "settings"
+        parts.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+    return "invalid configuration: " + "; ".join(parts)
+
+
+def variables_table() -> list[tuple[str, str, str]]:
+    """(variable, default, description) rows, for `medgym doctor` and the README."""
+    rows: list[tuple[str, str, str]] = []
+    defaults = Settings()
+    for name, field in Settings.model_fields.items():
+        if name == "limits":
+            continue
+        rows.append((ENV_PREFIX + name.upper(), str(getattr(defaults, name)), field.description or ""))
+    for name, field in Limits.model_fields.items():
+        rows.append((ENV_PREFIX + name.upper(), str(field.default), field.description or ""))
+    return rows

@@ -1,0 +1,1 @@
+"""Verifiers: exact scoring rules per answer kind. Never imports the sandbox."""

@@ -1,0 +1,1 @@
+"""Tasks: the `Task` model, one adapter per dataset, the SQLite index and the built-in pack."""

@@ -1,0 +1,1 @@
+"""The built-in open task pack: synthetic data, no data-use agreement needed."""
