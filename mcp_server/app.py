@@ -1,0 +1,203 @@
+"""The MCP server: thin wrappers that register the plain tool functions of `tools/`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from mcp_server import __version__
+from mcp_server.identity import client_identity
+from mcp_server.lifespan import AppState, app_lifespan
+from mcp_server.settings import Settings
+from mcp_server.statement import task_markdown
+from scoring.score import AnswerValue
+from task_store.store import TaskPage, UnknownTaskError
+from tools import catalog, execution, submission
+from tools.errors import ServiceError, ToolInputError
+from tools.results import DatasetList, Progress, ResetResult, RunResult, SubmitResult, TaskView
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = """\
+medgym serves MedAgentGym biomedical tasks and scores answers against hidden ground truth.
+Workflow: list_datasets -> list_tasks (filter by dataset/split/category/search) -> get_task
+(read the question, context, data_files and answer_format) -> run_code (Python 3 with pandas,
+numpy, scipy, scikit-learn, statsmodels; data read-only under /data/<dataset>/; no network;
+files in /workspace persist during the episode) -> submit_answer. Submissions are limited per
+episode (see attempts_left); reset_task starts a fresh episode.
+"""
+
+TaskId = Annotated[str, Field(description="task id from list_tasks, '<dataset>/<split>/<id>'",
+                              min_length=1, max_length=512)]
+EpisodeId = Annotated[str | None, Field(
+    description="the episode_id returned by get_task; required only by clients without a session",
+    max_length=64)]
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
+                            open_world_hint=False)
+
+
+@contextmanager
+def tool_errors() -> Iterator[None]:
+    """Turn the tool functions' errors into MCP tool errors the model can read."""
+    try:
+        yield
+    except ToolInputError as exc:
+        raise ToolError(str(exc)) from None
+    except ServiceError as exc:
+        raise ToolError(f"medgym server problem (not caused by your input): {exc}") from None
+
+
+def _state(ctx: Context[AppState, Any]) -> AppState:
+    return ctx.request_context.lifespan_context
+
+
+@dataclass
+class ServerHandle:
+    """The MCP server plus its live state (set while the lifespan runs), for transports and tests."""
+
+    mcp: MCPServer[AppState]
+    state: AppState | None = None
+
+
+def build_server(settings: Settings) -> ServerHandle:
+    handle: ServerHandle
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        async with app_lifespan(settings) as state:
+            handle.state = state
+            try:
+                yield state
+            finally:
+                handle.state = None
+
+    mcp: MCPServer[AppState] = MCPServer(
+        "medgym", title="medgym: MedAgentGym tasks with verified scores", instructions=INSTRUCTIONS,
+        version=__version__, lifespan=lifespan, log_level=settings.log_level,
+    )
+    handle = ServerHandle(mcp)
+    _register_catalog(mcp, settings)
+    _register_actions(mcp, settings)
+    _register_resources(mcp, handle)
+    return handle
+
+
+def _register_catalog(mcp: MCPServer[AppState], settings: Settings) -> None:
+    @mcp.tool(title="List datasets", annotations=READ_ONLY)
+    def list_datasets(ctx: Context[AppState, Any]) -> DatasetList:
+        """Datasets served here: task counts per split, categories, whether their data is available."""
+        with tool_errors():
+            return catalog.list_datasets(_state(ctx).services)
+
+    @mcp.tool(title="List tasks", annotations=READ_ONLY)
+    def list_tasks(
+        ctx: Context[AppState, Any],
+        dataset: Annotated[str | None, Field(description="e.g. medcalcbench, mimic_iii")] = None,
+        split: Annotated[str | None, Field(description="train, test or valid")] = None,
+        category: Annotated[str | None, Field(description="exact category name from list_datasets")] = None,
+        search: Annotated[str | None, Field(
+            description="words that must all occur in the question or its context", max_length=500)] = None,
+        limit: Annotated[int, Field(ge=1, le=200, description="page size")] = 20,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous page",
+                                            max_length=1000)] = None,
+    ) -> TaskPage:
+        """Find tasks, filtered and paged. Never shows answers."""
+        with tool_errors():
+            return catalog.list_tasks(_state(ctx).services, dataset, split, category, search, limit, cursor)
+
+    @mcp.tool(title="Get a task", annotations=READ_ONLY)
+    def get_task(ctx: Context[AppState, Any], task_id: TaskId, episode_id: EpisodeId = None) -> TaskView:
+        """The task statement: question, context, data files, answer format, limits and attempts.
+
+        Opens an episode for this task (your attempts and sandbox), without starting a container.
+        """
+        with tool_errors():
+            return catalog.get_task(_state(ctx).services, client_identity(ctx, settings), task_id, episode_id)
+
+    @mcp.tool(title="Your progress", annotations=READ_ONLY)
+    def get_progress(ctx: Context[AppState, Any]) -> Progress:
+        """This client's episodes: tasks attempted and solved per dataset."""
+        with tool_errors():
+            return submission.get_progress(_state(ctx).services, client_identity(ctx, settings))
+
+
+def _register_actions(mcp: MCPServer[AppState], settings: Settings) -> None:
+    @mcp.tool(title="Run Python in the sandbox", annotations=ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False))
+    async def run_code(
+        ctx: Context[AppState, Any],
+        task_id: TaskId,
+        code: Annotated[str, Field(description="Python 3 source, run like `python script.py` in /workspace",
+                                   max_length=1_000_000)],
+        timeout_s: Annotated[float, Field(gt=0, le=3600, description="seconds before every process "
+                                          "the code started is killed")] = 30.0,
+        episode_id: EpisodeId = None,
+    ) -> RunResult:
+        """Run Python in this task's sandbox (no network; data read-only under /data/<dataset>/).
+
+        Returns exit_code, stdout, stderr (each capped), duration_ms, and whether the run timed
+        out, was killed for memory, or had its output truncated.
+        """
+        async def progress(done: float, total: float | None, message: str) -> None:
+            await ctx.report_progress(done, total, message)
+
+        with tool_errors():
+            return await execution.run_code(_state(ctx).services, client_identity(ctx, settings), task_id,
+                                            code, timeout_s, episode_id, on_progress=progress)
+
+    @mcp.tool(title="Submit an answer", annotations=ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False))
+    async def submit_answer(
+        ctx: Context[AppState, Any],
+        task_id: TaskId,
+        answer: Annotated[AnswerValue, Field(description="a string, number, boolean or list, as the "
+                                             "task's answer_format says")],
+        episode_id: EpisodeId = None,
+    ) -> SubmitResult:
+        """Score an answer against the hidden ground truth; uses one attempt of the episode."""
+        with tool_errors():
+            return await submission.submit_answer(_state(ctx).services, client_identity(ctx, settings),
+                                                  task_id, answer, episode_id)
+
+    @mcp.tool(title="Start the task over", annotations=ToolAnnotations(
+        read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False))
+    async def reset_task(ctx: Context[AppState, Any], task_id: TaskId, episode_id: EpisodeId = None) -> ResetResult:
+        """End the current episode of this task (its sandbox and files are destroyed) and open a fresh one."""
+        with tool_errors():
+            return await submission.reset_task(_state(ctx).services, client_identity(ctx, settings),
+                                               task_id, episode_id)
+
+
+def _register_resources(mcp: MCPServer[AppState], handle: ServerHandle) -> None:
+    @mcp.resource("medgym://datasets", name="datasets", mime_type="application/json")
+    def datasets_resource() -> str:
+        """The datasets served here (same as list_datasets)."""
+        if handle.state is None:
+            raise ResourceError("the server is not running")
+        return catalog.list_datasets(handle.state.services).model_dump_json(indent=2)
+
+    @mcp.resource("medgym://tasks/{+task_id}", name="task", mime_type="text/markdown")
+    def task_resource(task_id: str, ctx: Context[AppState, Any]) -> str:
+        """A task statement as markdown (never the answer)."""
+        try:
+            task = _state(ctx).services.store.get(task_id)
+        except UnknownTaskError as exc:
+            raise ResourceError(str(exc)) from None
+        return task_markdown(task)
+
+    @mcp.prompt(title="Solve a medgym task")
+    def solve_task(task_id: str) -> str:
+        """Instructions for an agent to solve one task end to end."""
+        return (
+            f"Solve the medgym task {task_id}. Call get_task to read it, explore the data and compute "
+            "with run_code (print what you need to see), then call submit_answer once with the answer "
+            "in the task's answer_format. Check your work before submitting: attempts are limited."
+        )

@@ -1,0 +1,92 @@
+"""The `medgym` command line: serve, tasks, datasets, image, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from mcp_server import __version__
+from mcp_server.settings import Settings, SettingsError
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="MedAgentGym data directory (MEDGYM_DATA_DIR)")
+    common.add_argument("--home", help="medgym's own files (MEDGYM_HOME, default ~/.medgym)")
+    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser = argparse.ArgumentParser(prog="medgym", description="MedAgentGym tasks over MCP, with verified scores")
+    parser.add_argument("--version", action="version", version=f"medgym {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", parents=[common], help="run the MCP server")
+    serve.add_argument("--transport", choices=["stdio", "http"])
+    serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (default 8765)")
+
+    tasks = commands.add_parser("tasks", help="list or show tasks").add_subparsers(dest="tasks_command", required=True)
+    listing = tasks.add_parser("list", parents=[common], help="list tasks")
+    for name in ("dataset", "split", "category", "search"):
+        listing.add_argument(f"--{name}")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--json", action="store_true")
+    show = tasks.add_parser("show", parents=[common], help="show one task as an agent sees it")
+    show.add_argument("task_id")
+
+    datasets = commands.add_parser("datasets", parents=[common], help="datasets found, with counts")
+    datasets.add_argument("--json", action="store_true")
+
+    image = commands.add_parser("image", help="sandbox image").add_subparsers(dest="image_command", required=True)
+    build = image.add_parser("build", parents=[common],
+                             help="build the sandbox image (offline when no registry is reachable)")
+    build.add_argument("--method", choices=["auto", "dockerfile", "offline"], default="auto")
+    build.add_argument("--force", action="store_true", help="rebuild even if the image is current")
+    image.add_parser("status", parents=[common], help="is the image present and current?")
+
+    commands.add_parser("doctor", parents=[common], help="check Docker, the image and the data directory")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {
+        "data_dir": args.data_dir,
+        "home": args.home,
+        "log_level": args.log_level,
+        "transport": getattr(args, "transport", None),
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+    }
+    return Settings.from_env(overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        print(f"medgym: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(stream=sys.stderr, level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from mcp_server import commands
+
+    handlers = {
+        "serve": commands.serve,
+        "tasks": commands.tasks,
+        "datasets": commands.datasets,
+        "image": commands.image,
+        "doctor": commands.doctor,
+    }
+    try:
+        return handlers[args.command](settings, args)
+    except commands.CommandError as exc:
+        print(f"medgym: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

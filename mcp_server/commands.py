@@ -1,0 +1,105 @@
+"""The CLI's subcommands (argument parsing lives in cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mcp_server.lifespan import configured_roots
+from mcp_server.settings import Settings
+from task_store.store import TaskFilter, TaskStore, UnknownTaskError
+
+
+class CommandError(RuntimeError):
+    """A command failed in a way the user can fix; the message says how."""
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    from mcp_server.app import build_server
+    from mcp_server.transports import serve_http, serve_stdio
+
+    handle = build_server(settings)
+    if settings.transport == "stdio":
+        serve_stdio(handle)
+    else:
+        serve_http(handle, settings)
+    return 0
+
+
+def _store(settings: Settings) -> TaskStore:
+    roots = configured_roots(settings)
+    if not roots:
+        raise CommandError("no tasks configured: pass --data-dir DIR (a MedAgentGym data directory)")
+    return TaskStore.open(settings.db_path, roots)
+
+
+def tasks(settings: Settings, args: argparse.Namespace) -> int:
+    store = _store(settings)
+    if args.tasks_command == "show":
+        try:
+            task = store.get(args.task_id)
+        except UnknownTaskError as exc:
+            raise CommandError(str(exc)) from None
+        from mcp_server.statement import task_markdown
+
+        print(task_markdown(task))
+        return 0
+    page = store.query(TaskFilter(args.dataset, args.split, args.category, args.search), limit=args.limit)
+    if args.json:
+        print(page.model_dump_json(indent=2))
+        return 0
+    for item in page.tasks:
+        print(f"{item.task_id:45} {item.category[:30]:30} {item.title[:70]}")
+    print(f"({len(page.tasks)} of {page.total})", file=sys.stderr)
+    return 0
+
+
+def datasets(settings: Settings, args: argparse.Namespace) -> int:
+    store = _store(settings)
+    rows: dict[tuple[str, str], int] = {}
+    for row in store.counts():
+        rows[(row.dataset, row.split)] = rows.get((row.dataset, row.split), 0) + row.count
+    if args.json:
+        print(json.dumps([{"dataset": d, "split": s, "count": c} for (d, s), c in sorted(rows.items())], indent=2))
+    else:
+        for (dataset, split), count in sorted(rows.items()):
+            print(f"{dataset:16} {split:6} {count:7}")
+    errors = [e for r in store.reports.values() for e in r.errors]
+    for error in errors:
+        print(f"malformed record skipped: {error}", file=sys.stderr)
+    return 0
+
+
+def image(settings: Settings, args: argparse.Namespace) -> int:
+    from sandbox.docker_backend import DockerBackend
+    from sandbox.image import ImageBuildError, build, image_status
+
+    client = DockerBackend("cli", settings.docker_host).client
+    status = image_status(client, settings.image)
+    if args.image_command == "status":
+        print(f"{status.image}: {'present' if status.present else 'missing'}"
+              f"{', current' if status.current else (', outdated' if status.present else '')}")
+        return 0 if status.current else 1
+    if status.current and not args.force:
+        print(f"{settings.image} is present and current (use --force to rebuild)")
+        return 0
+    try:
+        method = build(settings.image, args.method)
+    except ImageBuildError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"built {settings.image} ({method})")
+    return 0
+
+
+def doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from mcp_server.doctor import run_checks
+
+    ok = True
+    for check in run_checks(settings):
+        print(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            print(f"       fix: {check.fix}")
+        ok = ok and (check.ok or check.optional)
+    return 0 if ok else 1
+

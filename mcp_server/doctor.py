@@ -1,0 +1,86 @@
+"""`medgym doctor`: check what a working server needs and say how to fix what is missing."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from mcp_server.settings import Settings
+from sandbox.contract import SandboxError
+from task_store import data
+from task_store.loader import discover
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    optional: bool = False
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    checks = [_docker_cli(), *_engine_and_image(settings), _home(settings)]
+    checks.extend(_data_dir(settings))
+    return checks
+
+
+def _docker_cli() -> Check:
+    path = shutil.which("docker")
+    return Check("docker command", path is not None, path or "not found",
+                 fix="install Docker (Debian: apt-get install -y docker.io)", optional=True)
+
+
+def _engine_and_image(settings: Settings) -> list[Check]:
+    from sandbox.docker_backend import DockerBackend
+    from sandbox.image import image_status
+
+    backend = DockerBackend("doctor", settings.docker_host)
+    try:
+        backend.ping()
+        version = backend.client.version().get("Version", "?")
+    except SandboxError as exc:
+        return [Check("Docker engine", False, str(exc),
+                      fix="start the engine: `dockerd > /var/log/dockerd.log 2>&1 &` (or systemctl start docker)")]
+    status = image_status(backend.client, settings.image)
+    if not status.present:
+        image = Check("sandbox image", False, f"{settings.image} is missing", fix="medgym image build")
+    elif not status.current:
+        image = Check("sandbox image", False, f"{settings.image} was built from an older definition",
+                      fix="medgym image build --force")
+    else:
+        image = Check("sandbox image", True, f"{settings.image} ({status.build} build, {status.image_id})")
+    return [Check("Docker engine", True, f"version {version}"), image]
+
+
+def _home(settings: Settings) -> Check:
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        probe = settings.home / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        return Check("medgym home", False, f"{settings.home}: {exc}", fix="set MEDGYM_HOME to a writable folder")
+    return Check("medgym home", True, str(settings.home))
+
+
+def _data_dir(settings: Settings) -> list[Check]:
+    if settings.data_dir is None:
+        return [Check("data directory", True, "none configured (optional: --data-dir or MEDGYM_DATA_DIR)",
+                      optional=True)]
+    if not settings.data_dir.is_dir():
+        return [Check("data directory", False, f"{settings.data_dir} does not exist",
+                      fix="pass --data-dir pointing at a MedAgentGym data directory")]
+    files = discover(settings.data_dir)
+    if not files:
+        return [Check("data directory", False, f"no <dataset>/<split>_tasks.jsonl files under {settings.data_dir}",
+                      fix="the folder must hold <dataset>/train_tasks.jsonl etc. (e.g. medcalcbench/test_tasks.jsonl)")]
+    checks = [Check("data directory", True, f"{settings.data_dir}: {len(files)} task files")]
+    for dataset in sorted({f.dataset for f in files}):
+        directory = settings.data_dir / dataset
+        available = data.data_available(directory, dataset)
+        detail = "data present" if available else "task files only: the tables/files these tasks need are missing"
+        checks.append(Check(f"  {dataset}", available, detail, optional=True,
+                            fix="" if available else f"put the dataset's files in {directory}"))
+    return checks

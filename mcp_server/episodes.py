@@ -1,0 +1,172 @@
+"""Episodes: one attempt at one task by one client, with its own lazily started sandbox.
+
+A client is identified by the stdio process, the HTTP session id, or nothing (sessionless
+HTTP), in which case it must pass back the `episode_id` it was given. Episodes end on a final
+submission, `reset_task`, the end of their client's session, or an idle timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import anyio
+import anyio.to_thread
+
+from sandbox.contract import Sandbox
+
+log = logging.getLogger(__name__)
+
+EndReason = Literal["final_submission", "reset", "session_end", "idle_timeout", "shutdown", "sandbox_lost"]
+KEEP_FINISHED = 10_000
+
+
+class EpisodeError(ValueError):
+    """A mistake the client can fix (unknown or finished episode, missing episode_id)."""
+
+
+@dataclass
+class Episode:
+    episode_id: str
+    task_id: str
+    client: str | None
+    max_attempts: int
+    created: float = field(default_factory=time.time)
+    last_active: float = field(default_factory=time.monotonic)
+    attempts_used: int = 0
+    solved: bool = False
+    ended: EndReason | None = None
+    sandbox: Sandbox | None = None
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    @property
+    def attempts_left(self) -> int:
+        return 0 if self.ended else max(0, self.max_attempts - self.attempts_used)
+
+    @property
+    def active(self) -> bool:
+        return self.ended is None
+
+    def touch(self) -> None:
+        self.last_active = time.monotonic()
+
+
+SandboxFactory = Callable[[Episode], Sandbox]
+
+
+class EpisodeManager:
+    """The episode table of one server process (shared by all its clients)."""
+
+    def __init__(self, sandbox_factory: SandboxFactory, max_attempts: int, idle_timeout_s: float):
+        self._factory = sandbox_factory
+        self.max_attempts = max_attempts
+        self.idle_timeout_s = idle_timeout_s
+        self._episodes: dict[str, Episode] = {}
+        self._current: dict[tuple[str, str], str] = {}
+
+    # -- finding episodes -----------------------------------------------------------------------
+    def resolve(self, task_id: str, client: str | None, episode_id: str | None) -> Episode:
+        """The episode a call refers to; a client's first call on a task opens one."""
+        if episode_id:
+            return self._by_id(task_id, client, episode_id)
+        if client is None:
+            raise EpisodeError(
+                "this connection has no session, so medgym cannot tell which episode you mean: pass "
+                "the episode_id returned by get_task (call get_task first to open an episode)"
+            )
+        current = self._current.get((client, task_id))
+        if current is not None:
+            return self._episodes[current]
+        return self.open(task_id, client)
+
+    def _by_id(self, task_id: str, client: str | None, episode_id: str) -> Episode:
+        episode = self._episodes.get(episode_id)
+        if episode is None:
+            raise EpisodeError(f"unknown episode_id {episode_id!r}; call get_task to open an episode")
+        if episode.task_id != task_id:
+            raise EpisodeError(f"episode {episode_id} belongs to task {episode.task_id!r}, not {task_id!r}")
+        if episode.client is not None and client is not None and episode.client != client:
+            raise EpisodeError(f"episode {episode_id} belongs to another client")
+        return episode
+
+    def open(self, task_id: str, client: str | None) -> Episode:
+        episode = Episode(episode_id="ep_" + uuid.uuid4().hex[:16], task_id=task_id, client=client,
+                          max_attempts=self.max_attempts)
+        self._episodes[episode.episode_id] = episode
+        if client is not None:
+            self._current[(client, task_id)] = episode.episode_id
+        self._forget_old()
+        log.info("episode %s opened for %s", episode.episode_id, task_id)
+        return episode
+
+    def episodes_of(self, client: str | None) -> list[Episode]:
+        return [e for e in self._episodes.values() if e.client == client]
+
+    # -- sandboxes ------------------------------------------------------------------------------
+    async def sandbox(self, episode: Episode) -> Sandbox:
+        """The episode's sandbox, started on first use (call with `episode.lock` held)."""
+        if not episode.active:
+            raise EpisodeError(
+                f"episode {episode.episode_id} has ended ({episode.ended}); call reset_task to start a fresh one"
+            )
+        if episode.sandbox is None:
+            episode.sandbox = await anyio.to_thread.run_sync(self._factory, episode)
+        return episode.sandbox
+
+    async def drop_sandbox(self, episode: Episode) -> None:
+        """Destroy the episode's sandbox (it failed); the next run starts a fresh one."""
+        sandbox, episode.sandbox = episode.sandbox, None
+        if sandbox is not None:
+            await anyio.to_thread.run_sync(sandbox.close)
+
+    # -- ending ---------------------------------------------------------------------------------
+    async def end(self, episode: Episode, reason: EndReason) -> None:
+        if episode.ended is None:
+            episode.ended = reason
+            log.info("episode %s ended: %s", episode.episode_id, reason)
+        with anyio.CancelScope(shield=True):
+            await self.drop_sandbox(episode)
+
+    async def reset(
+        self, task_id: str, client: str | None, episode_id: str | None
+    ) -> tuple[Episode, Episode | None]:
+        """End the current episode of this task (if any) and open a fresh one: (new, old)."""
+        old: Episode | None = None
+        if episode_id:
+            old = self._by_id(task_id, client, episode_id)
+        elif client is not None and (current := self._current.get((client, task_id))):
+            old = self._episodes[current]
+        if old is not None:
+            await self.end(old, "reset")
+            client = old.client if client is None else client
+        return self.open(task_id, client), old
+
+    async def end_client(self, client: str) -> None:
+        for episode in self.episodes_of(client):
+            if episode.active:
+                await self.end(episode, "session_end")
+        self._current = {k: v for k, v in self._current.items() if k[0] != client}
+
+    async def reap_idle(self) -> int:
+        cutoff = time.monotonic() - self.idle_timeout_s
+        idle = [e for e in self._episodes.values() if e.active and e.last_active < cutoff and not e.lock.locked()]
+        for episode in idle:
+            await self.end(episode, "idle_timeout")
+        return len(idle)
+
+    async def close_all(self) -> None:
+        for episode in list(self._episodes.values()):
+            if episode.active or episode.sandbox is not None:
+                await self.end(episode, "shutdown")
+
+    def _forget_old(self) -> None:
+        if len(self._episodes) <= KEEP_FINISHED:
+            return
+        for episode_id in [e.episode_id for e in self._episodes.values() if not e.active][: KEEP_FINISHED // 10]:
+            episode = self._episodes.pop(episode_id)
+            if episode.client is not None and self._current.get((episode.client, episode.task_id)) == episode_id:
+                del self._current[(episode.client, episode.task_id)]

@@ -1,0 +1,118 @@
+"""Everything long-lived, built once per server process: store, Docker backend, episodes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from mcp_server.episodes import Episode, EpisodeManager
+from mcp_server.settings import Settings
+from sandbox.contract import SandboxError, SandboxSpec
+from sandbox.docker_backend import DockerBackend, DockerSandbox
+from sandbox.labels import is_orphan
+from task_store import data
+from task_store.store import DataRoot, TaskStore
+from tools.context import Services
+
+log = logging.getLogger(__name__)
+
+REAP_INTERVAL_S = 30.0
+
+
+@dataclass
+class AppState:
+    """What tools reach through `ctx.request_context.lifespan_context`."""
+
+    settings: Settings
+    services: Services
+    backend: DockerBackend
+
+
+def configured_roots(settings: Settings) -> list[DataRoot]:
+    """The data roots this server serves: the user's MedAgentGym data directory, if any."""
+    roots: list[DataRoot] = []
+    if settings.data_dir is not None:
+        roots.append(DataRoot("medagentgym", settings.data_dir))
+    return roots
+
+
+def open_store(settings: Settings) -> TaskStore:
+    store = TaskStore.open(settings.db_path, configured_roots(settings))
+    for report in store.reports.values():
+        for error in report.errors:
+            log.warning("malformed record skipped: %s", error)
+    return store
+
+
+def sandbox_factory(settings: Settings, store: TaskStore, backend: DockerBackend) -> Any:
+    """Episode -> a started sandbox with the dataset's data mounted read-only."""
+
+    def start(episode: Episode) -> DockerSandbox:
+        dataset = episode.task_id.split("/", 1)[0]
+        root = store.root_of(dataset)
+        mounts = tuple(data.mounts(root.path / dataset, dataset)) if root is not None else ()
+        labels = {"medgym.episode": episode.episode_id, "medgym.task": episode.task_id,
+                  "medgym.client": episode.client or "-"}
+        spec = SandboxSpec(image=settings.image, limits=settings.limits, mounts=mounts, labels=labels)
+        return backend.start(spec)
+
+    return start
+
+
+def reap_orphans(backend: DockerBackend) -> None:
+    """Remove containers left by medgym servers that no longer run (e.g. killed ones)."""
+    try:
+        removed = backend.remove_where(is_orphan)
+    except SandboxError as exc:
+        log.warning("Docker is not reachable, so run_code will fail until it is: %s", exc)
+        return
+    if removed:
+        log.info("removed %d orphaned sandbox container(s) of an earlier medgym server", removed)
+
+
+@asynccontextmanager
+async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
+    store = await anyio.to_thread.run_sync(open_store, settings)
+    backend = DockerBackend(instance_id=uuid.uuid4().hex[:12], docker_host=settings.docker_host)
+    await anyio.to_thread.run_sync(reap_orphans, backend)
+    episodes = EpisodeManager(sandbox_factory(settings, store, backend), settings.max_attempts,
+                              settings.episode_idle_timeout_s)
+    services = Services(store=store, episodes=episodes, limits=settings.limits,
+                        max_attempts=settings.max_attempts)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_reap_idle_forever, episodes)
+            try:
+                yield AppState(settings=settings, services=services, backend=backend)
+            finally:
+                group.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await episodes.close_all()
+            await anyio.to_thread.run_sync(_remove_own, backend)
+            store.close()
+            log.info("medgym server stopped; its sandboxes are removed")
+
+
+def _remove_own(backend: DockerBackend) -> None:
+    try:
+        backend.remove_where(lambda labels: labels.get("medgym.instance") == backend.instance_id)
+    except SandboxError as exc:
+        log.warning("could not remove this server's containers: %s", exc)
+
+
+async def _reap_idle_forever(episodes: EpisodeManager) -> None:
+    while True:
+        await anyio.sleep(REAP_INTERVAL_S)
+        try:
+            if reaped := await episodes.reap_idle():
+                log.info("ended %d idle episode(s)", reaped)
+        except Exception:
+            log.exception("idle reaper failed")

@@ -1,0 +1,215 @@
+"""The Docker backend: one locked-down container per episode, driven through the docker SDK.
+
+Each container runs the preloaded runner (`sandbox/runner.py`) as its main process (PID 1, so
+code inside cannot signal it) and talks to the server over its attach stream. The stream is
+opened with StdinOnce, so when the server goes away (even by SIGKILL) the runner sees EOF,
+exits, and the container stops; orphans left anyway are reaped by label at the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from sandbox.channel import RunnerChannel
+from sandbox.contract import (
+    ExecResult,
+    SandboxError,
+    SandboxLostError,
+    SandboxSpec,
+    SandboxUnavailableError,
+)
+from sandbox.labels import MANAGED, owner_label
+from sandbox.limits import Limits
+
+log = logging.getLogger(__name__)
+
+RUNNER_SOURCE = (Path(__file__).with_name("runner.py")).read_text(encoding="utf-8")
+SANDBOX_USER = "1000:1000"
+READY_TIMEOUT_S = 120.0
+REPLY_GRACE_S = 15.0
+ENVIRONMENT = {
+    "HOME": "/workspace",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "MPLBACKEND": "Agg",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "LANG": "C.UTF-8",
+    "MEDGYM_PRELOAD": "numpy,pandas",
+}
+
+
+def host_config_args(spec: SandboxSpec) -> dict[str, Any]:
+    """The isolation every sandbox gets: no network, no capabilities, read-only root, limits."""
+    limits: Limits = spec.limits
+    return {
+        "network_mode": "none",
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "read_only": True,
+        "tmpfs": {
+            "/workspace": f"rw,nosuid,nodev,size={limits.workspace_mb}m,uid=1000,gid=1000,mode=0700",
+            "/tmp": f"rw,nosuid,nodev,size={limits.tmp_mb}m,mode=1777",
+        },
+        "mem_limit": f"{limits.memory_mb}m",
+        "memswap_limit": f"{limits.memory_mb}m",
+        "nano_cpus": int(limits.cpus * 1e9),
+        "pids_limit": limits.pids,
+        "ipc_mode": "private",
+        "binds": {str(m.source): {"bind": m.target, "mode": "ro"} for m in spec.mounts},
+    }
+
+
+class DockerSandbox:
+    """A running sandbox container with its runner channel."""
+
+    def __init__(self, client: Any, container_id: str, channel: RunnerChannel, info: dict[str, Any]):
+        self._client = client
+        self._id = container_id
+        self._channel = channel
+        self.info = info
+        self._closed = False
+
+    @property
+    def sandbox_id(self) -> str:
+        return self._id[:12]
+
+    def run(self, code: str, timeout_s: float, max_output_bytes: int) -> ExecResult:
+        if self._closed or self._channel.closed:
+            raise SandboxLostError(f"sandbox {self.sandbox_id} is no longer running")
+        request = {"op": "run", "code": code, "timeout": timeout_s, "max_output": max_output_bytes}
+        try:
+            reply = self._channel.request(request, timeout_s + REPLY_GRACE_S)
+        except SandboxLostError as exc:
+            raise SandboxLostError(f"{exc}{self._why_stopped()}") from exc
+        if reply.get("event") != "result":
+            raise SandboxError(f"sandbox {self.sandbox_id}: unexpected runner reply {reply.get('event')!r}")
+        return ExecResult.model_validate({k: reply[k] for k in ExecResult.model_fields})
+
+    def _why_stopped(self) -> str:
+        try:
+            state = self._client.api.inspect_container(self._id)["State"]
+        except Exception:
+            return " (the container no longer exists)"
+        if state.get("OOMKilled"):
+            return " (the container was killed for exceeding its memory limit)"
+        return f" (container status: {state.get('Status')}, exit code {state.get('ExitCode')})"
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._channel.close()
+        try:
+            self._client.api.remove_container(self._id, force=True)
+        except Exception as exc:  # already gone, or the engine is down: the reaper retries later
+            log.debug("removing sandbox %s: %s", self.sandbox_id, exc)
+
+
+class DockerBackend:
+    """Starts and reaps sandbox containers on one Docker engine."""
+
+    def __init__(self, instance_id: str, docker_host: str | None = None):
+        self.instance_id = instance_id
+        self._docker_host = docker_host
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = _connect(self._docker_host)
+        return self._client
+
+    def ping(self) -> None:
+        try:
+            self.client.ping()
+        except SandboxError:
+            raise
+        except Exception as exc:
+            self._client = None
+            raise SandboxUnavailableError(_engine_hint(exc)) from exc
+
+    def start(self, spec: SandboxSpec) -> DockerSandbox:
+        """Create, attach and start a container, and wait until its runner is ready."""
+        started = time.monotonic()
+        container_id = self._create(spec)
+        try:
+            sock = self.client.api.attach_socket(
+                container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            channel = RunnerChannel(sock._sock, container_id[:12])
+            self.client.api.start(container_id)
+            ready = channel.receive(READY_TIMEOUT_S)
+        except Exception as exc:
+            self._remove(container_id)
+            if isinstance(exc, SandboxError):
+                raise
+            raise SandboxUnavailableError(f"could not start the sandbox: {_engine_hint(exc)}") from exc
+        if ready.get("event") != "ready":
+            self._remove(container_id)
+            raise SandboxUnavailableError(f"the sandbox runner did not start: {ready}")
+        ready["start_ms"] = round((time.monotonic() - started) * 1000, 1)
+        log.info("sandbox %s started in %.0f ms", container_id[:12], ready["start_ms"])
+        return DockerSandbox(self.client, container_id, channel, ready)
+
+    def _create(self, spec: SandboxSpec) -> str:
+        api = self.client.api
+        labels = {MANAGED: "1", "medgym.instance": self.instance_id, "medgym.owner": owner_label(),
+                  **spec.labels}
+        try:
+            created = api.create_container(
+                spec.image, command=["python3", "-u", "-c", RUNNER_SOURCE], stdin_open=True, detach=False,
+                tty=False, user=SANDBOX_USER, working_dir="/workspace", hostname="sandbox",
+                environment=ENVIRONMENT, labels=labels,
+                host_config=api.create_host_config(**host_config_args(spec)),
+            )
+        except Exception as exc:
+            raise SandboxUnavailableError(_create_hint(exc, spec.image)) from exc
+        return str(created["Id"])
+
+    def _remove(self, container_id: str) -> None:
+        try:
+            self.client.api.remove_container(container_id, force=True)
+        except Exception as exc:
+            log.debug("removing %s: %s", container_id[:12], exc)
+
+    def managed_containers(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.client.api.containers(all=True, filters={"label": f"{MANAGED}=1"})
+        return found
+
+    def remove_where(self, predicate: Any) -> int:
+        """Remove every medgym container whose labels satisfy `predicate`; returns how many."""
+        removed = 0
+        for container in self.managed_containers():
+            if predicate(container.get("Labels") or {}):
+                self._remove(container["Id"])
+                removed += 1
+        return removed
+
+
+def _connect(docker_host: str | None) -> Any:
+    try:
+        import docker  # imported lazily: only this backend needs the SDK
+
+        client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
+        client.ping()
+        return client
+    except Exception as exc:
+        raise SandboxUnavailableError(_engine_hint(exc)) from exc
+
+
+def _engine_hint(exc: BaseException) -> str:
+    return (
+        f"the Docker engine is not reachable ({type(exc).__name__}: {str(exc)[:200]}); "
+        "start it (e.g. `dockerd &` or `systemctl start docker`) and check with `medgym doctor`"
+    )
+
+
+def _create_hint(exc: BaseException, image: str) -> str:
+    text = str(exc)
+    if "No such image" in text or "not found" in text.lower():
+        return f"the sandbox image {image} is missing; build it with `medgym image build`"
+    return _engine_hint(exc)

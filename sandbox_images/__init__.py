@@ -1,0 +1,1 @@
+"""Sandbox image definitions (data files: Dockerfile, offline build script, package lists)."""

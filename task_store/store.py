@@ -1,0 +1,209 @@
+"""`TaskStore`: the read side of the task index, over the configured data roots."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, TypeAdapter
+
+from scoring.keys import AnswerKey
+from task_store.index import SyncReport, connect, sync_root
+from task_store.models import Task
+
+_KEY = TypeAdapter(AnswerKey)
+
+
+class UnknownTaskError(KeyError):
+    """No task has this id; the message says how to find valid ids."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class BadCursorError(ValueError):
+    """A `list_tasks` cursor that this store did not issue (or for other filters)."""
+
+
+class TaskSummary(BaseModel):
+    task_id: str
+    dataset: str
+    split: str
+    category: str
+    title: str
+
+
+class TaskPage(BaseModel):
+    total: int
+    tasks: list[TaskSummary]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    dataset: str | None = None
+    split: str | None = None
+    category: str | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class CountRow:
+    dataset: str
+    split: str
+    category: str
+    count: int
+    scorable: int
+
+
+@dataclass(frozen=True)
+class DataRoot:
+    """A directory laid out as `<dataset>/<split file>` plus the datasets' data."""
+
+    label: str  # "medagentgym" for the user's --data-dir, "pack" for the built-in pack
+    path: Path
+
+    @property
+    def root_id(self) -> str:
+        return f"{self.label}:{self.path.resolve()}"
+
+
+class TaskStore:
+    """Tasks of every configured root, from the SQLite index (synced on open)."""
+
+    def __init__(self, conn: sqlite3.Connection, roots: list[DataRoot], reports: dict[str, SyncReport]):
+        self._conn = conn
+        self.roots = roots
+        self.reports = reports
+        self._root_ids = [r.root_id for r in roots]
+        self._dataset_roots = self._map_datasets()
+
+    @classmethod
+    def open(cls, db_path: Path, roots: list[DataRoot]) -> TaskStore:
+        conn = connect(db_path)
+        reports = {root.root_id: sync_root(conn, root.root_id, root.path) for root in roots}
+        return cls(conn, roots, reports)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _map_datasets(self) -> dict[str, DataRoot]:
+        by_id = {r.root_id: r for r in self.roots}
+        mapping: dict[str, DataRoot] = {}
+        for root_id, dataset in self._conn.execute(
+            f"SELECT DISTINCT root, dataset FROM tasks WHERE root IN ({self._marks()})", self._root_ids
+        ):
+            mapping.setdefault(dataset, by_id[root_id])
+        return mapping
+
+    def _marks(self) -> str:
+        return ",".join("?" * len(self._root_ids)) or "NULL"
+
+    # -- reading ------------------------------------------------------------------------------
+    def datasets(self) -> list[str]:
+        return sorted(self._dataset_roots)
+
+    def root_of(self, dataset: str) -> DataRoot | None:
+        return self._dataset_roots.get(dataset)
+
+    def get(self, task_id: str) -> Task:
+        row = self._row("SELECT task_json FROM tasks", task_id)
+        return Task.model_validate_json(row[0])
+
+    def answer_key(self, task_id: str) -> AnswerKey:
+        """The hidden key of a task. Only scoring code may call this."""
+        row = self._row("SELECT key_json FROM hidden", task_id)
+        return _KEY.validate_json(row[0])
+
+    def reference_solution(self, task_id: str) -> str | None:
+        """The hidden reference solution (built-in pack). Only certification may call this."""
+        return self._row("SELECT reference FROM hidden", task_id)[0]  # type: ignore[no-any-return]
+
+    def _row(self, select: str, task_id: str) -> tuple[object, ...]:
+        row = self._conn.execute(
+            f"{select} WHERE root IN ({self._marks()}) AND task_id=? LIMIT 1", [*self._root_ids, task_id]
+        ).fetchone()
+        if row is None:
+            raise UnknownTaskError(
+                f"unknown task_id {task_id!r}: task ids look like '<dataset>/<split>/<id>'; "
+                "call list_tasks to find them"
+            )
+        return tuple(row)
+
+    def query(self, flt: TaskFilter, limit: int = 20, cursor: str | None = None) -> TaskPage:
+        where, params = self._where(flt)
+        total = self._conn.execute(f"SELECT count(*) FROM tasks WHERE {where}", params).fetchone()[0]
+        after = _decode_cursor(cursor, flt)
+        rows = self._conn.execute(
+            f"SELECT seq, task_id, dataset, split, category, title FROM tasks WHERE {where} AND seq > ? "
+            "ORDER BY seq LIMIT ?", [*params, after, limit + 1],
+        ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        tasks = [TaskSummary(task_id=r[1], dataset=r[2], split=r[3], category=r[4], title=r[5]) for r in rows]
+        next_cursor = _encode_cursor(rows[-1][0], flt) if more and rows else None
+        return TaskPage(total=total, tasks=tasks, next_cursor=next_cursor)
+
+    def _where(self, flt: TaskFilter) -> tuple[str, list[object]]:
+        clauses = [f"root IN ({self._marks()})"]
+        params: list[object] = list(self._root_ids)
+        for column in ("dataset", "split", "category"):
+            if (value := getattr(flt, column)) is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if flt.search and flt.search.strip():
+            clause, search_params = _search_clause(flt.search)
+            clauses.append(clause)
+            params.extend(search_params)
+        return " AND ".join(clauses), params
+
+    def counts(self) -> list[CountRow]:
+        """Task counts per (dataset, split, category) over every configured root."""
+        rows = self._conn.execute(
+            f"SELECT dataset, split, category, count(*), sum(scorable) FROM tasks "
+            f"WHERE root IN ({self._marks()}) GROUP BY dataset, split, category "
+            "ORDER BY dataset, split, category", self._root_ids)
+        return [CountRow(*row) for row in rows]
+
+
+def _search_clause(search: str) -> tuple[str, list[object]]:
+    """Every word must occur (case-insensitive substring) in the title, question or context."""
+    words = search.split()
+    long_words = [w for w in words if len(w) >= 3]
+    short_words = [w for w in words if len(w) < 3]
+    clauses: list[str] = []
+    params: list[object] = []
+    if long_words:
+        query = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+        clauses.append("seq IN (SELECT rowid FROM task_text WHERE task_text MATCH ?)")
+        params.append(query)
+    for word in short_words:  # the trigram index needs three characters
+        clauses.append("seq IN (SELECT rowid FROM task_text WHERE text LIKE ? ESCAPE '\\')")
+        params.append("%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    return " AND ".join(clauses), params
+
+
+def _filter_tag(flt: TaskFilter) -> str:
+    return json.dumps([flt.dataset, flt.split, flt.category, flt.search])
+
+
+def _encode_cursor(seq: int, flt: TaskFilter) -> str:
+    raw = json.dumps({"after": seq, "filter": _filter_tag(flt)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, flt: TaskFilter) -> int:
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after, tag = int(data["after"]), data["filter"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadCursorError("invalid cursor: pass the next_cursor of a previous list_tasks result") from exc
+    if tag != _filter_tag(flt):
+        raise BadCursorError("this cursor belongs to a listing with other filters; repeat those filters")
+    return after
+
