@@ -21,7 +21,7 @@ _GESTATION = re.compile(r"^\s*\(\s*'(\d+) weeks?'\s*,\s*'(\d+) days?'\s*\)\s*$")
 _HOW = {
     "number": "submit one number (e.g. 12.5), no units",
     "date": "submit the date as MM/DD/YYYY (e.g. 08/31/2023)",
-    "gestational_age": "submit weeks and days, e.g. \"35 weeks 4 days\" or [35, 4]",
+    "gestational_age": "submit weeks and days, e.g. \"W weeks D days\" or [W, D] with whole numbers",
 }
 
 

@@ -1,0 +1,168 @@
+"""The verifiers: one exact rule per answer-key kind, dispatched by `verify`.
+
+A verifier returns a `Score` whose feedback says why without revealing the expected answer. A
+submission that cannot be read as the task's kind of answer raises `AnswerFormatError`; a key no
+verifier can score raises `UnscorableTaskError`. Anything else that goes wrong is a bug and is
+left to raise, so the caller records a verifier crash rather than a wrong answer.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import assert_never
+
+from scoring.dates import parse_calendar_date, parse_gestational_age
+from scoring.items import Comparison, compare
+from scoring.keys import (
+    AnswerKey,
+    BooleanKey,
+    DateKey,
+    GestationalAgeKey,
+    IntegerKey,
+    ItemSetKey,
+    RangeKey,
+    RelativeKey,
+    TextKey,
+    UnscorableKey,
+)
+from scoring.numbers import ONE_NUMBER, finite_number, is_huge, show, single
+from scoring.score import AnswerFormatError, AnswerValue, Score, UnscorableTaskError
+
+# Floating-point slack on range and tolerance bounds (relative); far below any meaningful precision.
+BOUND_SLACK = 1e-9
+BOOLEAN_FORMS = 'a single boolean: true/false, "yes"/"no" or 1/0'
+_TRUE_WORDS = frozenset({"true", "yes", "1"})
+_FALSE_WORDS = frozenset({"false", "no", "0"})
+
+
+def verify(key: AnswerKey, answer: AnswerValue) -> Score:
+    """Score `answer` against `key` with the key kind's exact rule."""
+    match key:
+        case RangeKey():
+            return verify_range(key, answer)
+        case DateKey():
+            return verify_date(key, answer)
+        case GestationalAgeKey():
+            return verify_gestational_age(key, answer)
+        case IntegerKey():
+            return verify_integer(key, answer)
+        case RelativeKey():
+            return verify_relative(key, answer)
+        case ItemSetKey():
+            return verify_item_set(key, answer)
+        case BooleanKey():
+            return verify_boolean(key, answer)
+        case TextKey():
+            return verify_text(key, answer)
+        case UnscorableKey():
+            raise UnscorableTaskError(key.reason)
+    assert_never(key)
+
+
+def _score(verifier: str, correct: bool, feedback: str) -> Score:
+    return Score(
+        correct=correct, score=1.0 if correct else 0.0, feedback=feedback, verifier=verifier, error=None
+    )
+
+
+def _within(value: float, low: float, high: float) -> bool:
+    """low <= value <= high, each bound widened by BOUND_SLACK for floating-point representation."""
+    return low - BOUND_SLACK * max(1.0, abs(low)) <= value <= high + BOUND_SLACK * max(1.0, abs(high))
+
+
+def verify_range(key: RangeKey, answer: AnswerValue) -> Score:
+    """MedCalcBench numbers: one finite number within [lower, upper] (bounds in either order)."""
+    number = finite_number(answer)
+    low, high = sorted((key.lower, key.upper))
+    if _within(number, low, high):
+        return _score("medcalc_range", True, "the number is within the accepted range")
+    got = show(single(answer, ONE_NUMBER))
+    return _score("medcalc_range", False, f"expected a number within the accepted range; got {got}")
+
+
+def verify_date(key: DateKey, answer: AnswerValue) -> Score:
+    """MedCalcBench dates: the same calendar date."""
+    submitted = parse_calendar_date(answer)
+    if submitted == date.fromisoformat(key.date):
+        return _score("date", True, "the date is the expected calendar date")
+    return _score("date", False, f"expected the same calendar date; got {submitted:%m/%d/%Y}")
+
+
+def verify_gestational_age(key: GestationalAgeKey, answer: AnswerValue) -> Score:
+    """MedCalcBench gestational age: the same duration (weeks * 7 + days, so 0w8d equals 1w1d)."""
+    weeks, days = parse_gestational_age(answer)
+    if weeks * 7 + days == key.weeks * 7 + key.days:
+        return _score("gestational_age", True, "the gestational age is the expected one")
+    got = f"{weeks} weeks {days} days"
+    return _score("gestational_age", False, f"expected the same gestational age; got {got}")
+
+
+def verify_integer(key: IntegerKey, answer: AnswerValue) -> Score:
+    """N-PowerAI sample size: the number equals the integer exactly (120.0 counts, 120.5 does not)."""
+    number = finite_number(answer)
+    if number == key.value:
+        return _score("integer_exact", True, "the number is exactly the expected integer")
+    got = show(single(answer, ONE_NUMBER))
+    return _score("integer_exact", False, f"expected exactly the integer answer; got {got}")
+
+
+def verify_relative(key: RelativeKey, answer: AnswerValue) -> Score:
+    """N-PowerAI power: |x - v| <= rel_tol * |v| (rel_tol absolute when v == 0); "85%" reads 0.85."""
+    number = finite_number(answer, percent=True)
+    tolerance = key.rel_tol * abs(key.value) if key.value != 0 else key.rel_tol
+    within = f"{key.rel_tol * 100:g}%"
+    if _within(number - key.value, -tolerance, tolerance):
+        return _score("relative_tolerance", True, f"the number is within {within} of the answer")
+    got = show(single(answer, ONE_NUMBER))
+    return _score("relative_tolerance", False, f"expected a number within {within} of the answer; got {got}")
+
+
+def verify_item_set(key: ItemSetKey, answer: AnswerValue) -> Score:
+    """EHR question answering: the normalised submitted set equals the expected set."""
+    comparison = compare(key.items, answer)
+    if comparison.equal:
+        return _score("item_set", True, "the submitted set matches the expected answer")
+    return _score("item_set", False, _set_feedback(comparison))
+
+
+def _set_feedback(comparison: Comparison) -> str:
+    """Why the sets differ: how many submitted items are not expected, and whether any are missing."""
+    reasons = []
+    if comparison.unexpected:
+        plural = "item is" if comparison.unexpected == 1 else "items are"
+        reasons.append(f"{comparison.unexpected} submitted {plural} not expected")
+    if comparison.missing:
+        reasons.append("some expected items are missing")
+    count = f"{comparison.submitted} distinct item{'' if comparison.submitted == 1 else 's'} submitted"
+    return f"the submitted set differs from the expected answer: {'; '.join(reasons)} ({count})"
+
+
+def verify_boolean(key: BooleanKey, answer: AnswerValue) -> Score:
+    """EHRCon: one boolean equal to the expected one."""
+    if parse_boolean(answer) == key.value:
+        return _score("boolean", True, "the boolean is the expected answer")
+    return _score("boolean", False, "the submitted boolean is not the expected answer")
+
+
+def parse_boolean(answer: AnswerValue) -> bool:
+    """True/False, "true"/"false"/"yes"/"no" (any case), 1/0 or "1"/"0"; else AnswerFormatError."""
+    value = single(answer, BOOLEAN_FORMS)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return value == 1
+    word = value.strip().casefold() if isinstance(value, str) else None
+    if word in _TRUE_WORDS or word in _FALSE_WORDS:
+        return word in _TRUE_WORDS
+    raise AnswerFormatError(f"expected {BOOLEAN_FORMS}; got {show(value)}")
+
+
+def verify_text(key: TextKey, answer: AnswerValue) -> Score:
+    """Trimmed, case-folded equality with any accepted string (a number is read as its text)."""
+    value = single(answer, "a single text answer")
+    if value is None or isinstance(value, bool) or is_huge(value):
+        raise AnswerFormatError(f"expected a single text answer; got {show(value)}")
+    text = str(value).strip().casefold()
+    if text in {accepted.strip().casefold() for accepted in key.accepted}:
+        return _score("text", True, "the text matches an accepted answer")
+    return _score("text", False, f"the text matches none of the accepted answers; got {show(value)}")

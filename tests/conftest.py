@@ -1,0 +1,63 @@
+"""Shared fixtures: the public MedAgentGym files, settings on a temporary home, Docker checks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mcp_server.settings import Settings
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "medagentgym"
+IMAGE = os.environ.get("MEDGYM_IMAGE", Settings().image)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "docker_ready" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is not present")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def docker_ready() -> None:
+    """The Docker engine and the sandbox image. In CI their absence fails the test run."""
+    from sandbox.docker_backend import DockerBackend
+    from sandbox.image import image_status
+
+    try:
+        backend = DockerBackend("tests")
+        backend.ping()
+        status = image_status(backend.client, IMAGE)
+        problem = None if status.present else f"image {IMAGE} is missing (medgym image build)"
+    except Exception as exc:  # engine down
+        problem = f"Docker engine unavailable: {exc}"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, shared_dir: Path) -> Settings:
+    return Settings(home=tmp_path / "home", data_dir=shared_dir, image=IMAGE)
+
+
+@pytest.fixture
+def no_leftover_containers(docker_ready: None) -> Iterator[None]:
+    """Fail a test that leaves a sandbox container of its own behind."""
+    from sandbox.docker_backend import DockerBackend
+
+    backend = DockerBackend("tests")
+    before = {c["Id"] for c in backend.managed_containers()}
+    yield
+    after = {c["Id"] for c in backend.managed_containers()}
+    assert after <= before, f"sandbox containers left behind: {sorted(after - before)}"
