@@ -71,7 +71,10 @@ def serve_http(handle: ServerHandle, settings: Settings) -> None:
     if not is_loopback(settings.host):
         log.warning("serving on %s: anyone who can reach this address can run code in sandboxes", settings.host)
     config = uvicorn.Config(http_app(handle, settings), host=settings.host, port=settings.port,
-                            log_level=settings.log_level.lower(), lifespan="on")
+                            log_level=settings.log_level.lower(), lifespan="on", log_config=None)
     server = uvicorn.Server(config)
     log.info("medgym MCP endpoint: http://%s:%d/mcp", settings.host, settings.port)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the previous handler:
+    # make that handler a no-op so a clean shutdown exits with status 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     server.run()

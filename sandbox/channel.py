@@ -7,6 +7,7 @@ messages are JSON lines on stdout; whatever it writes to stderr is logged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -91,8 +92,6 @@ class RunnerChannel:
 
     def close(self) -> None:
         self.closed = True
-        try:
+        with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self._sock.close()

@@ -60,6 +60,7 @@ def host_config_args(spec: SandboxSpec) -> dict[str, Any]:
         "nano_cpus": int(limits.cpus * 1e9),
         "pids_limit": limits.pids,
         "ipc_mode": "private",
+        "auto_remove": True,  # a container whose runner exits (server gone) deletes itself
         "binds": {str(m.source): {"bind": m.target, "mode": "ro"} for m in spec.mounts},
     }
 

@@ -7,6 +7,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -120,9 +121,10 @@ class TaskStore:
 
     def reference_solution(self, task_id: str) -> str | None:
         """The hidden reference solution (built-in pack). Only certification may call this."""
-        return self._row("SELECT reference FROM hidden", task_id)[0]  # type: ignore[no-any-return]
+        reference: str | None = self._row("SELECT reference FROM hidden", task_id)[0]
+        return reference
 
-    def _row(self, select: str, task_id: str) -> tuple[object, ...]:
+    def _row(self, select: str, task_id: str) -> tuple[Any, ...]:
         row = self._conn.execute(
             f"{select} WHERE root IN ({self._marks()}) AND task_id=? LIMIT 1", [*self._root_ids, task_id]
         ).fetchone()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from task_store.adapters.base import Adapter, DataSpec
 from task_store.adapters.code import BioCoder, BioDSBench
 from task_store.adapters.ehrcon import EHRCon
-from task_store.adapters.ehrsql import EICU, MIMICIII, EHRSeqSQL, TREQS
+from task_store.adapters.ehrsql import EICU, MIMICIII, TREQS, EHRSeqSQL
 from task_store.adapters.medagentbench import MedAgentBench
 from task_store.adapters.medcalc import MedCalcBench
 from task_store.adapters.npowerai import NPowerAI

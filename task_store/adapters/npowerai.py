@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from scoring.keys import IntegerKey, RelativeKey
 from task_store.adapters.base import DataSpec, NoSideData, Record, TaskParts
-from task_store.models import IndexedTask
+from task_store.models import AnswerKind, IndexedTask
 
 
 class NPowerRecord(Record):
@@ -21,7 +21,7 @@ class NPowerRecord(Record):
 class NPowerAI(NoSideData):
     name: ClassVar[str] = "npowerai"
     description: ClassVar[str] = "N-PowerAI: sample size and statistical power for common study designs"
-    answer_kinds = ("integer", "number")
+    answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("integer", "number")
     data: ClassVar[DataSpec] = DataSpec(summary="none: every task is self-contained")
 
     def parse(self, raw: dict[str, Any], split: str, row: int, side: Mapping[str, str]) -> IndexedTask:

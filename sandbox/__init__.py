@@ -1,0 +1,1 @@
+"""Sandboxes: the contract, the Docker backend, the in-container runner and its protocol."""

@@ -1,0 +1,47 @@
+"""Helpers that look for ground-truth values where they must never appear."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+ANSWER_FIELDS = ("Ground Truth Answer", "Lower Limit", "Upper Limit", "\"answer\"", "\"query\"", "\"sol\"",
+                 "Has error", "reference_answer", "test_cases", "\"solution\"", "ItemSetKey", "RangeKey")
+
+
+@cache
+def _records(shared: Path, dataset: str) -> dict[str, dict[str, object]]:
+    by_id: dict[str, dict[str, object]] = {}
+    for path in sorted((shared / dataset).glob("*task*.jsonl")):
+        split = path.name.split("_")[0] if path.name != "task.jsonl" else "test"
+        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                record = json.loads(line)
+                native = record.get("id") or record.get("Row Number") or record.get("idx") or line_no
+                by_id[f"{split}/{native}"] = record
+                by_id[f"{split}/{line_no}"] = record
+    return by_id
+
+
+def ground_truth_strings(shared: Path, task_id: str) -> set[str]:
+    """Distinctive answer values of a task (short or common values are left out: they occur naturally)."""
+    dataset, rest = task_id.split("/", 1)
+    record = _records(shared, dataset).get(rest)
+    if record is None:
+        return set()
+    values: list[object] = []
+    for field in ("Ground Truth Answer", "Lower Limit", "Upper Limit", "answer", "sol", "solution", "query"):
+        value = record.get(field)
+        values.extend(value if isinstance(value, list) else [value])
+    strings = {str(v) for v in values if v is not None}
+    shown = " ".join(str(record.get(f, "")) for f in ("question", "Question", "instruction", "Patient Note",
+                                                       "context", "problem", "queries"))
+    return {s for s in strings if len(s) >= 6 and s.lower() not in {"none", "true", "false"} and s not in shown}
+
+
+def assert_no_ground_truth(text: str, truths: set[str]) -> None:
+    for field in ANSWER_FIELDS:
+        assert field not in text, f"answer field {field!r} leaked"
+    for truth in truths:
+        assert truth not in text, f"ground truth value {truth!r} leaked"

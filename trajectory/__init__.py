@@ -1,0 +1,1 @@
+"""Episode and event records (versioned schema) and exports to training formats."""
