@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     show = tasks.add_parser("show", parents=[common], help="show one task as an agent sees it")
     show.add_argument("task_id")
+    certify = tasks.add_parser("certify", parents=[common],
+                               help="run the built-in pack's reference solutions in the sandbox and score them")
+    certify.add_argument("--dataset", choices=["medgym_ehr", "medgym_calc", "medgym_power"])
+    certify.add_argument("--limit", type=int, help="certify a sample stratified by dataset and category")
+    certify.add_argument("--dry-run", action="store_true", help="report only; do not quarantine failures")
 
     datasets = commands.add_parser("datasets", parents=[common], help="datasets found, with counts")
     datasets.add_argument("--json", action="store_true")
@@ -46,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     image.add_parser("status", parents=[common], help="is the image present and current?")
 
     commands.add_parser("doctor", parents=[common], help="check Docker, the image and the data directory")
+    demo = commands.add_parser("demo", parents=[common],
+                               help="a scripted MCP session that opens, solves and scores built-in tasks")
+    demo.add_argument("--per-dataset", type=int, default=2, help="tasks per built-in dataset")
     return parser
 
 
@@ -78,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "datasets": commands.datasets,
         "image": commands.image,
         "doctor": commands.doctor,
+        "demo": commands.demo,
     }
     try:
         return handlers[args.command](settings, args)

@@ -30,12 +30,14 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 def _store(settings: Settings) -> TaskStore:
     roots = configured_roots(settings)
     if not roots:
-        raise CommandError("no tasks configured: pass --data-dir DIR (a MedAgentGym data directory)")
+        raise CommandError("no tasks configured: enable the built-in pack (MEDGYM_PACK=1) or pass --data-dir DIR")
     return TaskStore.open(settings.db_path, roots)
 
 
 def tasks(settings: Settings, args: argparse.Namespace) -> int:
     store = _store(settings)
+    if args.tasks_command == "certify":
+        return _certify(settings, store, args)
     if args.tasks_command == "show":
         try:
             task = store.get(args.task_id)
@@ -103,3 +105,49 @@ def doctor(settings: Settings, args: argparse.Namespace) -> int:
         ok = ok and (check.ok or check.optional)
     return 0 if ok else 1
 
+
+
+def _certify(settings: Settings, store: TaskStore, args: argparse.Namespace) -> int:
+    from mcp_server import certify
+    from sandbox.docker_backend import DockerBackend
+
+    pack = certify.pack_root_of(store)
+    if pack is None:
+        raise CommandError("the built-in pack is disabled (MEDGYM_PACK=0): nothing to certify")
+    chosen = certify.select(store, args.dataset, args.limit)
+    print(f"certifying {len(chosen)} pack tasks in the sandbox ({settings.image}) ...", file=sys.stderr)
+    done = [0]
+
+    def progress(outcome: certify.Outcome) -> None:
+        done[0] += 1
+        if done[0] % 50 == 0 or not (outcome.reference_ok and outcome.constants_ok):
+            print(f"  {done[0]}/{len(chosen)} {outcome.task_id}: {outcome.detail}", file=sys.stderr)
+
+    reports, outcomes = certify.certify(store, DockerBackend("certify", settings.docker_host), settings.image,
+                                        chosen, progress)
+    print(f"{'dataset':14} {'tasks':>6} {'reference correct':>18} {'constants incorrect':>20} {'seconds':>8}")
+    for name, report in sorted(reports.items()):
+        print(f"{name:14} {report.tasks:6} {_pct(report.reference_correct, report.tasks):>18} "
+              f"{_pct(report.constants_incorrect, report.tasks):>20} {report.seconds:8.1f}")
+    failures = [f for r in reports.values() for f in r.failures]
+    for failure in failures:
+        print(f"FAILED {failure}")
+    if not args.dry_run:
+        moved = certify.apply(pack.path, outcomes, reports)
+        if moved:
+            print(f"{moved} failing task(s) quarantined: they are no longer served", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part}/{whole} ({100.0 * part / whole:.1f}%)" if whole else "-"
+
+
+def demo(settings: Settings, args: argparse.Namespace) -> int:
+    import anyio
+
+    from mcp_server.demo import run_demo
+
+    if not settings.pack:
+        raise CommandError("the demo runs on the built-in pack; do not set MEDGYM_PACK=0")
+    return anyio.run(run_demo, settings, args.per_dataset)

@@ -18,6 +18,7 @@ from sandbox.contract import SandboxError, SandboxSpec
 from sandbox.docker_backend import DockerBackend, DockerSandbox
 from sandbox.labels import is_orphan
 from task_store import data
+from task_store.pack.build import ensure_pack
 from task_store.store import DataRoot, TaskStore
 from tools.context import Services
 
@@ -36,8 +37,10 @@ class AppState:
 
 
 def configured_roots(settings: Settings) -> list[DataRoot]:
-    """The data roots this server serves: the user's MedAgentGym data directory, if any."""
+    """The data roots this server serves: the built-in pack and the user's data directory, if any."""
     roots: list[DataRoot] = []
+    if settings.pack:
+        roots.append(DataRoot("pack", ensure_pack(settings.home, settings.pack_seed)))
     if settings.data_dir is not None:
         roots.append(DataRoot("medagentgym", settings.data_dir))
     return roots

@@ -29,6 +29,8 @@ class Settings(BaseModel):
         description="medgym's own files: the SQLite store (task index, episodes)",
     )
     data_dir: Path | None = Field(None, description="a MedAgentGym data directory (<dataset>/<split file>)")
+    pack: bool = Field(True, description="serve the built-in open task pack (built on first use)")
+    pack_seed: int = Field(20250611, description="seed of the built-in pack (same seed, same tasks)")
     image: str = Field(f"medgym-sandbox:{__version__}", description="sandbox image")
     docker_host: str | None = Field(None, description="Docker engine address (default: DOCKER_HOST or the socket)")
     max_attempts: int = Field(1, ge=1, le=100, description="submissions per episode (1 = benchmark mode)")

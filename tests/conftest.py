@@ -48,7 +48,7 @@ def docker_ready() -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path, shared_dir: Path) -> Settings:
-    return Settings(home=tmp_path / "home", data_dir=shared_dir, image=IMAGE)
+    return Settings(home=tmp_path / "home", data_dir=shared_dir, image=IMAGE, pack=False)
 
 
 @pytest.fixture

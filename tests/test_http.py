@@ -35,7 +35,7 @@ def _free_port() -> int:
 @pytest.fixture
 def http_server(tmp_path: Path, shared_dir: Path) -> Iterator[str]:
     port = _free_port()
-    env = {**os.environ, "MEDGYM_HOME": str(tmp_path / "home"), "MEDGYM_IMAGE": IMAGE}
+    env = {**os.environ, "MEDGYM_HOME": str(tmp_path / "home"), "MEDGYM_IMAGE": IMAGE, "MEDGYM_PACK": "0"}
     medgym = str(Path(sys.executable).parent / "medgym")
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen([medgym, "serve", "--transport", "http", "--port", str(port), "--data-dir",

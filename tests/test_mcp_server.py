@@ -117,7 +117,7 @@ async def test_solve_submit_attempts_and_reset(settings: Settings, no_leftover_c
 
 
 async def test_training_mode_allows_more_attempts(tmp_path: Path, shared_dir: Path) -> None:
-    settings = Settings(home=tmp_path, data_dir=shared_dir, max_attempts=3)
+    settings = Settings(home=tmp_path, data_dir=shared_dir, max_attempts=3, pack=False)
     async with Client(build_server(settings).mcp) as client:
         first = await _call(client, "submit_answer", task_id=CALC, answer=1)
         assert not first["correct"] and first["attempts_left"] == 2 and not first["episode_ended"]

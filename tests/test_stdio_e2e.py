@@ -31,7 +31,7 @@ def anyio_backend() -> str:
 
 def _server(home: Path, data_dir: Path) -> StdioServerParameters:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "MEDGYM_HOME": str(home / ".medgym"),
-           "MEDGYM_IMAGE": IMAGE}
+           "MEDGYM_IMAGE": IMAGE, "MEDGYM_PACK": "0"}
     return StdioServerParameters(command=MEDGYM, args=["serve", "--data-dir", str(data_dir)], env=env)
 
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from mcp_server.episodes import Episode, EpisodeError
 from task_store import data
 from task_store.adapters import ADAPTERS
+from task_store.pack.build import PACK_DATASETS
 from task_store.store import BadCursorError, CountRow, TaskFilter, TaskPage, UnknownTaskError
 from tools.context import Services
 from tools.errors import ToolInputError
@@ -22,7 +23,7 @@ def list_datasets(services: Services) -> DatasetList:
         rows[row.dataset].append(row)
     infos = [_dataset_info(services, name, rows[name]) for name in sorted(rows)]
     data_root = next((r for r in store.roots if r.label == "medagentgym"), None)
-    not_found = sorted(set(ADAPTERS) - set(rows)) if data_root is not None else []
+    not_found = sorted(set(ADAPTERS) - set(rows) - set(PACK_DATASETS)) if data_root is not None else []
     malformed = sum(len(report.errors) for report in store.reports.values())
     return DatasetList(datasets=infos, not_found=not_found, malformed_records=malformed)
 

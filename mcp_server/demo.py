@@ -1,0 +1,89 @@
+"""`medgym demo`: a short scripted MCP session on the built-in pack, printed as an agent saw it.
+
+It spawns `medgym serve` over stdio exactly as Claude Desktop would, lists the datasets, and for
+a few test tasks of each pack dataset: opens the task, runs code in the sandbox, submits the
+answer and prints the verdict. The "agent" here is the oracle: it runs the pack's reference
+solution (read from the local store, never from the server), so every verdict should be
+correct; one deliberately wrong answer shows a rejection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+import time
+from typing import Any
+
+from mcp import Client, StdioServerParameters
+
+from mcp_server.settings import Settings
+from task_store.pack.build import PACK_DATASETS, pack_dir
+
+WIDTH = 100
+
+
+def _server(settings: Settings) -> StdioServerParameters:
+    env = {k: v for k, v in os.environ.items() if k.startswith("MEDGYM_") or k in ("PATH", "HOME", "DOCKER_HOST")}
+    env["MEDGYM_HOME"] = str(settings.home)
+    env["MEDGYM_IMAGE"] = settings.image
+    if settings.data_dir is not None:
+        env["MEDGYM_DATA_DIR"] = str(settings.data_dir)
+    return StdioServerParameters(command=sys.executable, args=["-m", "mcp_server.cli", "serve"], env=env)
+
+
+def _show(label: str, text: str, limit: int = 400) -> None:
+    text = " ".join(text.split())
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    print(textwrap.fill(text, WIDTH, initial_indent=f"  {label}: ", subsequent_indent="    "))
+
+
+async def _call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool, args)
+    if result.is_error:
+        raise RuntimeError(f"{tool} failed: {' '.join(getattr(c, 'text', '') for c in result.content)}")
+    return result.structured_content or {}
+
+
+async def run_demo(settings: Settings, per_dataset: int = 2) -> int:
+    from task_store.store import DataRoot, TaskStore
+
+    started = time.monotonic()
+    solved = attempted = 0
+    async with Client(_server(settings), read_timeout_seconds=600) as client:
+        listing = await _call(client, "list_datasets")
+        print("Datasets served:")
+        for info in listing["datasets"]:
+            print(f"  {info['name']:14} {info['total']:5} tasks  {info['description'][:70]}")
+        oracle = TaskStore.open(settings.db_path, [DataRoot("pack", pack_dir(settings.home, settings.pack_seed))])
+        for dataset in PACK_DATASETS:
+            page = await _call(client, "list_tasks", dataset=dataset, split="test", limit=per_dataset)
+            for summary in page["tasks"]:
+                attempted += 1
+                solved += await _solve(client, oracle, summary["task_id"])
+        wrong_id = page["tasks"][0]["task_id"]
+        await _call(client, "reset_task", task_id=wrong_id)
+        verdict = await _call(client, "submit_answer", task_id=wrong_id, answer=[] if "ehr" in wrong_id else -12345)
+        print(f"\nA deliberately wrong answer to {wrong_id}: correct={verdict['correct']} ({verdict['feedback']})")
+    print(f"\nSolved {solved}/{attempted} tasks, verified by the server, in {time.monotonic() - started:.1f} s.")
+    return 0 if solved == attempted else 1
+
+
+async def _solve(client: Client, oracle: Any, task_id: str) -> bool:
+    view = await _call(client, "get_task", task_id=task_id)
+    print(f"\n=== {task_id}  [{view['category']}]")
+    _show("question", view["question"])
+    if view.get("context"):
+        _show("context", view["context"], 300)
+    if view["data_files"]:
+        _show("data", ", ".join(f["path"].rsplit("/", 1)[1] for f in view["data_files"]), 200)
+    _show("answer format", f"{view['answer_format']['kind']}: {view['answer_format']['how_to_submit']}", 200)
+    code = oracle.reference_solution(task_id)
+    run = await _call(client, "run_code", task_id=task_id, code=code, timeout_s=120)
+    output = run["stdout"].strip().splitlines()
+    print(f"  run_code: the reference solution ({len(code.splitlines())} lines) ran in "
+          f"{run['duration_ms']:.0f} ms, exit {run['exit_code']}; last line: {output[-1] if output else ''}")
+    verdict = await _call(client, "submit_answer", task_id=task_id, answer=json.loads(output[-1]))
+    print(f"  submit_answer: correct={verdict['correct']}  ({verdict['feedback']})")
+    return bool(verdict["correct"])
