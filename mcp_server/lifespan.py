@@ -17,6 +17,7 @@ from mcp_server.settings import Settings
 from sandbox.contract import SandboxError, SandboxSpec
 from sandbox.docker_backend import DockerBackend, DockerSandbox
 from sandbox.labels import is_orphan
+from sandbox.pool import WarmPool
 from task_store import data
 from task_store.pack.build import ensure_pack
 from task_store.store import DataRoot, TaskStore
@@ -34,6 +35,7 @@ class AppState:
     settings: Settings
     services: Services
     backend: DockerBackend
+    pool: WarmPool
 
 
 def configured_roots(settings: Settings) -> list[DataRoot]:
@@ -54,38 +56,45 @@ def open_store(settings: Settings) -> TaskStore:
     return store
 
 
-def sandbox_factory(settings: Settings, store: TaskStore, backend: DockerBackend) -> Any:
-    """Episode -> a started sandbox with the dataset's data mounted read-only."""
+def sandbox_spec(settings: Settings, store: TaskStore, dataset: str | None, labels: dict[str, str]) -> SandboxSpec:
+    """The sandbox of a dataset's episodes: the dataset's data mounted read-only (none for None)."""
+    root = store.root_of(dataset) if dataset else None
+    mounts = tuple(data.mounts(root.path / dataset, dataset)) if root is not None and dataset else ()
+    return SandboxSpec(image=settings.image, limits=settings.limits, mounts=mounts, labels=labels)
+
+
+def sandbox_factory(settings: Settings, store: TaskStore, pool: WarmPool) -> Any:
+    """Episode -> a ready sandbox (from the warm pool when one is idle)."""
 
     def start(episode: Episode) -> DockerSandbox:
-        dataset = episode.task_id.split("/", 1)[0]
-        root = store.root_of(dataset)
-        mounts = tuple(data.mounts(root.path / dataset, dataset)) if root is not None else ()
         labels = {"medgym.episode": episode.episode_id, "medgym.task": episode.task_id,
                   "medgym.client": episode.client or "-"}
-        spec = SandboxSpec(image=settings.image, limits=settings.limits, mounts=mounts, labels=labels)
-        return backend.start(spec)
+        return pool.acquire(sandbox_spec(settings, store, episode.task_id.split("/", 1)[0], labels))
 
     return start
 
 
-def reap_orphans(backend: DockerBackend) -> None:
-    """Remove containers left by medgym servers that no longer run (e.g. killed ones)."""
+def reap_orphans(backend: DockerBackend) -> bool:
+    """Remove containers left by medgym servers that no longer run; False when Docker is unreachable."""
     try:
         removed = backend.remove_where(is_orphan)
     except SandboxError as exc:
         log.warning("Docker is not reachable, so run_code will fail until it is: %s", exc)
-        return
+        return False
     if removed:
         log.info("removed %d orphaned sandbox container(s) of an earlier medgym server", removed)
+    return True
 
 
 @asynccontextmanager
 async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     store = await anyio.to_thread.run_sync(open_store, settings)
     backend = DockerBackend(instance_id=uuid.uuid4().hex[:12], docker_host=settings.docker_host)
-    await anyio.to_thread.run_sync(reap_orphans, backend)
-    episodes = EpisodeManager(sandbox_factory(settings, store, backend), settings.max_attempts,
+    docker_ok = await anyio.to_thread.run_sync(reap_orphans, backend)
+    pool = WarmPool(backend.start, settings.pool_size)
+    if docker_ok:
+        pool.warm(sandbox_spec(settings, store, None, {}))
+    episodes = EpisodeManager(sandbox_factory(settings, store, pool), settings.max_attempts,
                               settings.episode_idle_timeout_s)
     services = Services(store=store, episodes=episodes, limits=settings.limits,
                         max_attempts=settings.max_attempts)
@@ -93,12 +102,13 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
         async with anyio.create_task_group() as group:
             group.start_soon(_reap_idle_forever, episodes)
             try:
-                yield AppState(settings=settings, services=services, backend=backend)
+                yield AppState(settings=settings, services=services, backend=backend, pool=pool)
             finally:
                 group.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await episodes.close_all()
+            await anyio.to_thread.run_sync(pool.close)
             await anyio.to_thread.run_sync(_remove_own, backend)
             store.close()
             log.info("medgym server stopped; its sandboxes are removed")

@@ -33,6 +33,7 @@ class Settings(BaseModel):
     pack_seed: int = Field(20250611, description="seed of the built-in pack (same seed, same tasks)")
     image: str = Field(f"medgym-sandbox:{__version__}", description="sandbox image")
     docker_host: str | None = Field(None, description="Docker engine address (default: DOCKER_HOST or the socket)")
+    pool_size: int = Field(2, ge=0, le=32, description="warm sandboxes kept ready per kind (0: no pool)")
     max_attempts: int = Field(1, ge=1, le=100, description="submissions per episode (1 = benchmark mode)")
     episode_idle_timeout_s: float = Field(1800.0, gt=0, description="an idle episode is ended after this")
     transport: Literal["stdio", "http"] = Field("stdio", description="MCP transport of `medgym serve`")

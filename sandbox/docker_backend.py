@@ -91,6 +91,15 @@ class DockerSandbox:
             raise SandboxError(f"sandbox {self.sandbox_id}: unexpected runner reply {reply.get('event')!r}")
         return ExecResult.model_validate({k: reply[k] for k in ExecResult.model_fields})
 
+    def alive(self) -> bool:
+        """True when the runner answers a ping (a pooled container may have been killed meanwhile)."""
+        if self._closed or self._channel.closed:
+            return False
+        try:
+            return self._channel.request({"op": "ping"}, 5.0).get("event") == "pong"
+        except SandboxError:
+            return False
+
     def _why_stopped(self) -> str:
         try:
             state = self._client.api.inspect_container(self._id)["State"]

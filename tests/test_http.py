@@ -19,6 +19,8 @@ from tests.conftest import IMAGE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("docker_ready")]
 TASK = "npowerai/train/1"
+# the container's own id, from its cgroup path (cgroup v1: /docker/<id>; v2: .../docker-<id>.scope)
+CONTAINER_ID = "import re\nprint(re.findall(r'[0-9a-f]{64}', open('/proc/self/cgroup').read())[0])"
 
 
 @pytest.fixture
@@ -66,10 +68,12 @@ async def test_session_clients_need_no_episode_id(http_server: str) -> None:
         run = await client.call_tool("run_code", {"task_id": TASK, "code": "print(2 + 2)"})
         assert not run.is_error and run.structured_content["stdout"] == "4\n"
         assert run.structured_content["episode_id"] == view["episode_id"]
-        assert len(_instance_containers(before)) == 1
+        whoami = await client.call_tool("run_code", {"task_id": TASK, "code": CONTAINER_ID})
+        container = whoami.structured_content["stdout"].strip()
+        assert container in {c["Id"] for c in _instance_containers(before)}
     # closing the session (HTTP DELETE) ends its episodes and removes their sandboxes
     deadline = time.monotonic() + 15
-    while _instance_containers(before):
+    while container in {c["Id"] for c in _instance_containers(before)}:
         assert time.monotonic() < deadline, "session end did not remove the sandbox"
         time.sleep(0.2)
 

@@ -1,0 +1,124 @@
+"""A warm pool of pre-started sandboxes, so an episode's first `run_code` needs no cold start.
+
+Containers are pooled per *pool key* (image, limits and read-only mounts: what cannot change after
+a container starts). A pooled container is handed to exactly one episode and destroyed when that
+episode ends; it is never returned to the pool. A background thread keeps `size` idle
+containers for every key that has been asked for (and for the keys warmed at start-up).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from sandbox.contract import SandboxError, SandboxSpec
+from sandbox.docker_backend import DockerSandbox
+
+log = logging.getLogger(__name__)
+
+POOL_LABEL = {"medgym.episode": "pool"}
+
+
+@dataclass(frozen=True)
+class PoolKey:
+    image: str
+    limits: str
+    mounts: tuple[tuple[str, str], ...]
+
+
+def pool_key(spec: SandboxSpec) -> PoolKey:
+    return PoolKey(spec.image, spec.limits.model_dump_json(),
+                   tuple((str(m.source), m.target) for m in spec.mounts))
+
+
+class WarmPool:
+    """Hands out pre-started sandboxes; starts a fresh one when none is idle."""
+
+    def __init__(self, start: Callable[[SandboxSpec], DockerSandbox], size: int):
+        self._start = start
+        self.size = size
+        self._idle: dict[PoolKey, deque[DockerSandbox]] = {}
+        self._specs: dict[PoolKey, SandboxSpec] = {}
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self.hits = self.misses = 0
+
+    def warm(self, spec: SandboxSpec) -> None:
+        """Keep `size` idle sandboxes of this kind from now on."""
+        if self.size <= 0:
+            return
+        with self._cond:
+            key = pool_key(spec)
+            self._specs.setdefault(key, replace(spec, labels=dict(POOL_LABEL)))
+            self._idle.setdefault(key, deque())
+            self._ensure_thread()
+            self._cond.notify_all()
+
+    def acquire(self, spec: SandboxSpec) -> DockerSandbox:
+        """A ready sandbox for one episode (blocking: call from a worker thread)."""
+        self.warm(spec)
+        key = pool_key(spec)
+        while True:
+            with self._cond:
+                queue = self._idle.get(key)
+                box = queue.popleft() if queue else None
+                self._cond.notify_all()
+            if box is None:
+                self.misses += 1
+                return self._start(spec)
+            if box.alive():
+                self.hits += 1
+                return box
+            box.close()  # died while idle (killed from outside): discard and try the next
+
+    def idle_count(self) -> int:
+        with self._cond:
+            return sum(len(q) for q in self._idle.values())
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            boxes = [box for queue in self._idle.values() for box in queue]
+            self._idle.clear()
+            self._cond.notify_all()
+        for box in boxes:
+            box.close()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._refill_forever, name="medgym-pool", daemon=True)
+            self._thread.start()
+
+    def _next_wanted(self) -> SandboxSpec | None:
+        for key, queue in self._idle.items():
+            if len(queue) < self.size:
+                return self._specs[key]
+        return None
+
+    def _refill_forever(self) -> None:
+        while True:
+            with self._cond:
+                spec = self._next_wanted()
+                while not self._closed and spec is None:
+                    self._cond.wait()
+                    spec = self._next_wanted()
+                if self._closed or spec is None:
+                    return
+            try:
+                box = self._start(spec)
+            except SandboxError as exc:
+                log.warning("warm pool: could not start a sandbox (%s); retrying in 5 s", exc)
+                with self._cond:
+                    self._cond.wait(timeout=5.0)
+                continue
+            with self._cond:
+                if self._closed:
+                    box.close()
+                    return
+                self._idle.setdefault(pool_key(spec), deque()).append(box)
