@@ -57,17 +57,29 @@ async def run_demo(settings: Settings, per_dataset: int = 2) -> int:
         for info in listing["datasets"]:
             print(f"  {info['name']:14} {info['total']:5} tasks  {info['description'][:70]}")
         oracle = TaskStore.open(settings.db_path, [DataRoot("pack", pack_dir(settings.home, settings.pack_seed))])
+        chosen: list[str] = []
         for dataset in PACK_DATASETS:
-            page = await _call(client, "list_tasks", dataset=dataset, split="test", limit=per_dataset)
-            for summary in page["tasks"]:
-                attempted += 1
-                solved += await _solve(client, oracle, summary["task_id"])
-        wrong_id = page["tasks"][0]["task_id"]
+            page = await _call(client, "list_tasks", dataset=dataset, split="test", limit=200)
+            chosen += _spread(page["tasks"], per_dataset)
+        for task_id in chosen:
+            attempted += 1
+            solved += await _solve(client, oracle, task_id)
+        wrong_id = chosen[-1]
         await _call(client, "reset_task", task_id=wrong_id)
         verdict = await _call(client, "submit_answer", task_id=wrong_id, answer=[] if "ehr" in wrong_id else -12345)
         print(f"\nA deliberately wrong answer to {wrong_id}: correct={verdict['correct']} ({verdict['feedback']})")
     print(f"\nSolved {solved}/{attempted} tasks, verified by the server, in {time.monotonic() - started:.1f} s.")
     return 0 if solved == attempted else 1
+
+
+def _spread(tasks: list[dict[str, Any]], count: int) -> list[str]:
+    """The first task of `count` categories spread evenly over the listing (a varied sample)."""
+    firsts: dict[str, str] = {}
+    for task in tasks:
+        firsts.setdefault(task["category"], task["task_id"])
+    categories = sorted(firsts)
+    step = max(1, len(categories) // max(1, count))
+    return [firsts[c] for c in categories[::step][:count]]
 
 
 async def _solve(client: Client, oracle: Any, task_id: str) -> bool:

@@ -61,3 +61,13 @@ def no_leftover_containers(docker_ready: None) -> Iterator[None]:
     yield
     after = {c["Id"] for c in backend.managed_containers()}
     assert after <= before, f"sandbox containers left behind: {sorted(after - before)}"
+
+
+@pytest.fixture(scope="session")
+def pack_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A medgym home with the built-in pack built once for the whole test session."""
+    from task_store.pack.build import ensure_pack
+
+    home = tmp_path_factory.mktemp("pack-home")
+    ensure_pack(home)
+    return home
