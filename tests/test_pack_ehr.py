@@ -20,12 +20,19 @@ from pathlib import Path
 
 import pytest
 
+from mcp_server.certify import CONSTANTS
 from scoring.keys import ItemSetKey
+from scoring.verify import verify
 from task_store.models import IndexedTask
+from task_store.pack.build import DEFAULT_SEED
 from task_store.pack.ehr_db import SCHEMA, SQLITE_NAME, build_ehr_database
-from task_store.pack.ehr_questions import TASKS_PER_TEMPLATE, TEMPLATES, build_ehr_tasks
+from task_store.pack.ehr_questions import ANSWER_FORMAT, TASKS_PER_TEMPLATE, TEMPLATES, _guessable, build_ehr_tasks
 
 SEED = 7
+#: what certification submits (`CONSTANTS["list"]`), and other spellings of the same guesses
+GUESSES = (*CONSTANTS["list"], ["0.0"], ["1.0"], ["-0.0"], [0], [1], [0.0], [1.0], ["None"], [None], [True])
+#: "which of ..." templates: the number of choices in each question
+WHICH_OF = {"dx_which_of": 4, "rx_which_of": 3}
 
 
 @dataclass(frozen=True)
@@ -137,9 +144,7 @@ def test_tasks_are_well_formed(pack: Build) -> None:
     assert len(set(ids)) == len(ids)
     splits = collections.Counter(t.task.split for t in pack.tasks)
     assert set(splits) == {"train", "test"} and 0.6 < splits["train"] / len(ids) < 0.8
-    existence = {t.tid for t in TEMPLATES if t.existence}
-    answers = collections.Counter(str(_items(t)) for t in pack.tasks if _template(t) in existence)
-    assert answers["['0']"] >= 5 and answers["['1']"] >= 5
+    assert "yes/no" not in ANSWER_FORMAT.how_to_submit
     for t in pack.tasks:
         assert t.task.task_id == f"medgym_ehr/{t.task.split}/{_template(t)}-{t.task.task_id[-10:]}"
         assert t.task.dataset == "medgym_ehr" and t.task.context is None
@@ -149,6 +154,41 @@ def test_tasks_are_well_formed(pack: Build) -> None:
         assert t.reference_solution is not None
         compile(t.reference_solution, t.task.task_id, "exec")
         assert "sqlite" not in t.reference_solution and "MEDGYM_PACK_DATA" in t.reference_solution
+
+
+@pytest.mark.parametrize(
+    "items, guessable",
+    [
+        ([], True), (["None"], True), (["None", "None"], True), (["0"], True), (["0.0"], True),
+        (["-0.0"], True), (["1"], True), (["1.0"], True), (["0.0000001"], True),
+        (["2"], False), (["0", "1"], False), (["0", "None"], False), (["-1"], False), (["0.5"], False),
+        (["yeast"], False), (["2105-01-01 00:00:00"], False), (["0389"], False),
+    ],
+)
+def test_guessable_answers_are_recognised(items: list[str], guessable: bool) -> None:
+    assert _guessable(items) is guessable
+
+
+@pytest.fixture(scope="module")
+def default_pack(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    return _build(tmp_path_factory.mktemp("ehr_default"), DEFAULT_SEED)
+
+
+@pytest.mark.parametrize("which", ["seed 7", "default seed"])
+def test_no_answer_is_a_constant_guess(which: str, request: pytest.FixtureRequest) -> None:
+    build: Build = request.getfixturevalue("pack" if which == "seed 7" else "default_pack")
+    assert len(build.tasks) == len(TEMPLATES) * TASKS_PER_TEMPLATE
+    guessed = [(t.task.task_id, _items(t), guess) for t in build.tasks for guess in GUESSES
+               if verify(t.key, guess).correct]
+    assert guessed == []
+
+
+def test_which_of_answers_are_a_proper_subset_of_the_choices(pack: Build) -> None:
+    for t in pack.tasks:
+        if _template(t) in WHICH_OF:
+            items = _items(t)
+            assert 1 <= len(set(items)) < WHICH_OF[_template(t)], t.task.task_id
+            assert all(item in t.task.question for item in items), t.task.task_id
 
 
 def _norm(x: object) -> tuple[str, float | str]:

@@ -1,8 +1,9 @@
 """EHRSQL-style questions over the synthetic EHR (`medgym_ehr`), with SQL-computed ground truth.
 
-Each template (see `ehr_templates_records` and `ehr_templates_measures`) draws its parameters
+Each template (see `ehr_templates_records`, `_orders` and `_measures`) draws its parameters
 from the database with its own seeded rng, renders the question, runs its SQL on the database for
 the answer key and renders a pandas reference solution that recomputes the answer from the CSVs.
+Instances whose answer a constant guess would get right (0, 1 or no result) are skipped.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import random
 import sqlite3
 from pathlib import Path
 
+from scoring.items import compare
 from scoring.keys import ItemSetKey
+from scoring.score import Scalar
 from task_store.models import AnswerFormat, IndexedTask, Task
 from task_store.pack.ehr_db import SCHEMA, SQLITE_NAME
 from task_store.pack.ehr_templates import REF, Ctx, Params, Template, solution
@@ -50,7 +53,7 @@ ANSWER_FORMAT = AnswerFormat(
     kind="list",
     how_to_submit=(
         "submit a list of strings/numbers holding every item of the answer (order does not matter); "
-        "[] when there is no result; yes/no questions take [1] for yes and [0] for no; times as "
+        "[] when there is no result; names exactly as in the data or the question; times as "
         "'YYYY-MM-DD HH:MM:SS'"
     ),
 )
@@ -116,14 +119,22 @@ def _instances(con: sqlite3.Connection, seed: int, template: Template) -> list[I
 
 
 def _ground_truth(con: sqlite3.Connection, template: Template, params: Params) -> list[str] | None:
-    """The answer items, or None when the instance is not worth asking (no result, too many items)."""
+    """The answer items, or None when the instance is not worth asking (guessable, too many items)."""
     rows = con.execute(template.sql.format(**{k: p.sql for k, p in params.items()})).fetchall()
     items = [_item(row[0]) for row in rows]
-    if not template.existence and all(item == "None" for item in items):
-        return None
-    if len(items) > template.max_items:
+    if _guessable(items) or len(items) > template.max_items:
         return None
     return items
+
+
+#: Constant answers that must never be right (the certification submits each of them).
+GUESSES: tuple[list[Scalar], ...] = (["0"], ["1"], [])
+
+
+def _guessable(items: list[str]) -> bool:
+    """True when a constant guess scores correct: the normalised items are just 0, just 1 (numerically,
+    with the verifier's tolerance) or no result at all ([], "None")."""
+    return any(compare(items, guess).equal for guess in GUESSES)
 
 
 def _item(x: object) -> str:

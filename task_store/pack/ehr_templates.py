@@ -77,7 +77,6 @@ class Template:
     sql: str
     py: str
     sample: Callable[[Ctx], Iterator[Params]]
-    existence: bool = False
     max_items: int = 10
 
 
@@ -121,6 +120,19 @@ def icu(c: Ctx, pid: int, kind: str) -> P:
     elif kind != "all":
         sql += f" and icustays.outtime is not null order by icustays.intime {_ORDER_SQL[kind]} limit 1"
     return P(c.phrase(*_ICU_TEXT[kind]), sql, f"icu({pid}, {kind!r})")
+
+
+def options(c: Ctx, had: list[str], pool: list[str], n: int) -> list[str] | None:
+    """n choices in random order for a "which of ..." question: between 1 and n - 1 of them from
+    `had` (what the patient had), the rest from `pool` outside it; None when that is impossible."""
+    had = sorted(set(had))
+    others = sorted(set(pool) - set(had))
+    if not had or len(others) < n - 1:
+        return None
+    k = c.rng.randint(1, min(len(had), n - 1))
+    chosen = c.rng.sample(had, k) + c.rng.sample(others, n - k)
+    c.rng.shuffle(chosen)
+    return chosen
 
 
 def order(kind: str) -> P:

@@ -76,7 +76,7 @@ def _lab_agg(c: Ctx) -> Iterator[Params]:
 
 def _icu_length(c: Ctx) -> Iterator[Params]:
     sql = "select subject_id, kind from scope_icu where kind in ('first', 'last') order by 1, 2"
-    for pid, kind in c.pick(sql):
+    for pid, kind in c.pick(sql, 80):
         yield {"pid": lit(pid), "fl": order(str(kind))}
 
 
@@ -107,7 +107,7 @@ def _since_admission(c: Ctx) -> Iterator[Params]:
 def _since_drug(c: Ctx) -> Iterator[Params]:
     sql = ("select distinct a.subject_id, r.drug from admissions a join prescriptions r using(hadm_id) "
            "where a.dischtime is null order by 1, 2")
-    for pid, drug in c.pick(sql):
+    for pid, drug in c.pick(sql, 80):
         yield {"pid": lit(pid), "drug": lit(drug), "fl": _first_last(c),
                "el": _unit(c, "prescriptions.startdate")}
 
@@ -127,18 +127,14 @@ def _vital_agg(c: Ctx) -> Iterator[Params]:
 _CMP = (P("greater", ">", ">"), P("less", "<", "<"))
 
 
-def _threshold(c: Ctx, lo: float, hi: float) -> P:
-    pad = (hi - lo) * 0.2 + 1.0
-    return lit(round(c.rng.uniform(lo - pad, hi + pad), 1))
-
-
-def _vital_ever(c: Ctx) -> Iterator[Params]:
+def _vital_count(c: Ctx) -> Iterator[Params]:
     sql = ("select c.subject_id, d.label, date(c.charttime), min(c.valuenum), max(c.valuenum) "
-           "from chartevents c join d_items d using(itemid) group by 1, 2, 3 order by 1, 2, 3")
-    for pid, vital, date, lo, hi in c.pick(sql):
-        win = day(c, "chartevents.charttime", str(date)) if c.rng.random() < 0.6 else P("", "", "W('all')")
-        yield {"pid": lit(pid), "vital": lit(vital), "cmp": c.rng.choice(_CMP), "val": _threshold(c, lo, hi),
-               "win": win}
+           "from chartevents c join d_items d using(itemid) group by 1, 2, 3 having count(*) >= 2 "
+           "order by 1, 2, 3")
+    for pid, vital, date, lo, hi in c.pick(sql, 80):
+        win = day(c, "chartevents.charttime", str(date)) if c.rng.random() < 0.5 else P("", "", "W('all')")
+        yield {"pid": lit(pid), "vital": lit(vital), "cmp": c.rng.choice(_CMP),
+               "val": lit(round(c.rng.uniform(lo, hi), 1)), "win": win}
 
 
 def _vital_change(c: Ctx) -> Iterator[Params]:
@@ -166,7 +162,7 @@ def _intake(c: Ctx) -> Iterator[Params]:
 def _outputs(c: Ctx) -> Iterator[Params]:
     sql = ("select distinct o.subject_id, d.label from outputevents o join d_items d using(itemid) "
            "order by 1, 2")
-    for pid, label in c.pick(sql):
+    for pid, label in c.pick(sql, 80):
         win = window(c, "outputevents.charttime", ("all", "since"))
         yield {"pid": lit(pid), "output": lit(label), "win": win}
 
@@ -297,15 +293,15 @@ MEASURE_TEMPLATES: tuple[Template, ...] = (
         _vital_agg,
     ),
     Template(
-        "vital_ever_beyond", "vitals", "Whether a vital sign ever crossed a threshold",
-        ("has the {vital} of patient {pid} been ever {cmp} than {val}{win}?",
-         "was the {vital} of patient {pid} ever {cmp} than {val}{win}?",
-         "did patient {pid} have a {vital} {cmp} than {val}{win}?"),
-        "select count(*)>0 from chartevents where chartevents.icustay_id in " + PID_STAYS + " and "
+        "vital_count_beyond", "vitals", "Number of times a vital sign crossed a threshold",
+        ("how many times was the {vital} of patient {pid} {cmp} than {val}{win}?",
+         "count the number of times that patient {pid} had a {vital} {cmp} than {val}{win}.",
+         "how many {vital} measurements of patient {pid} were {cmp} than {val}{win}?"),
+        "select count(*) from chartevents where chartevents.icustay_id in " + PID_STAYS + " and "
         "chartevents.itemid in " + CHART_IDS + " and chartevents.valuenum {cmp} {val}{win}",
         CHART_PY + "c = c[c.icustay_id.isin(icu({pid})) & (c.valuenum {cmp} {val})]\n"
-        "ans = [int(len(c[{win}(c.charttime)]) > 0)]",
-        _vital_ever, existence=True,
+        "ans = [len(c[{win}(c.charttime)])]",
+        _vital_count,
     ),
     Template(
         "vital_change", "vitals", "Change between two values of a patient's vital sign",

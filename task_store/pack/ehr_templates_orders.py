@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from task_store.pack.ehr_templates import Ctx, P, Params, Template, age_group, hosp, lit, order, window
+from task_store.pack.ehr_templates import (
+    Ctx,
+    P,
+    Params,
+    Template,
+    age_group,
+    hosp,
+    lit,
+    options,
+    order,
+    window,
+)
 from task_store.pack.ehr_templates_records import DX_CODE, DX_PY, PID_ADMS, PX_CODE, TOP_N, scoped
 
 _RX = ("select distinct a.subject_id, r.drug from prescriptions r join admissions a using(hadm_id) "
@@ -23,7 +34,7 @@ def _dose(c: Ctx) -> Iterator[Params]:
 
 
 def _total_dose(c: Ctx) -> Iterator[Params]:
-    for pid, drug in c.pick(_RX):
+    for pid, drug in c.pick(_RX, 120):
         yield {"pid": lit(pid), "drug": lit(drug), "win": window(c, "prescriptions.startdate")}
 
 
@@ -32,18 +43,20 @@ _N_TIMES = (P("two or more times", ">= 2", ">= 2"), P("two times", "= 2", "== 2"
 
 
 def _n_times(c: Ctx) -> Iterator[Params]:
-    for pid, kind in scoped(c):
+    for pid, kind in scoped(c, k=100):
         yield {"pid": lit(pid), "when": hosp(c, pid, str(kind)), "nt": c.rng.choice(_N_TIMES)}
 
 
-def _any_of(c: Ctx) -> Iterator[Params]:
+def _which_drugs(c: Ctx) -> Iterator[Params]:
     drugs = [name for (name,) in c.rows("select distinct drug from prescriptions order by 1")]
-    for pid, drug in c.pick(_RX, 30):
-        three = c.rng.sample([d for d in drugs if d != drug], 3)
-        if c.rng.random() < 0.5:
-            three[c.rng.randrange(3)] = drug
-        yield {"pid": lit(pid), "d1": lit(three[0]), "d2": lit(three[1]), "d3": lit(three[2]),
-               "win": window(c, "prescriptions.startdate", ("all", "since", "ago"))}
+    for (pid,) in c.pick("select distinct subject_id from prescriptions order by 1", 60):
+        win = window(c, "prescriptions.startdate", ("all", "since", "ago"))
+        had = c.rows("select distinct prescriptions.drug from prescriptions where prescriptions.hadm_id in "
+                     + PID_ADMS.format(pid=pid) + win.sql)
+        choices = options(c, [d for (d,) in had], drugs, 3)
+        if choices:
+            yield {"pid": lit(pid), "d1": lit(choices[0]), "d2": lit(choices[1]), "d3": lit(choices[2]),
+                   "win": win}
 
 
 def _top_drugs(c: Ctx) -> Iterator[Params]:
@@ -114,9 +127,14 @@ def _micro_patients(c: Ctx) -> Iterator[Params]:
         yield {"spec": lit(c.rng.choice(specs)[0]), "win": window(c, "microbiologyevents.charttime")}
 
 
-def _any_organism(c: Ctx) -> Iterator[Params]:
-    for pid, kind, spec in scoped(c, ", m.spec_type_desc", _MICRO):
-        yield {"pid": lit(pid), "when": hosp(c, pid, str(kind)), "spec": lit(spec)}
+def _organisms(c: Ctx) -> Iterator[Params]:
+    for pid, kind, spec in scoped(c, ", m.spec_type_desc", _MICRO + " where m.org_name is not null", k=60):
+        if c.rng.random() < 0.5:
+            test = P(f" {spec}", f" and microbiologyevents.spec_type_desc = {lit(spec).sql}",
+                     f"m = m[m.spec_type_desc == {lit(spec).py}]")
+        else:
+            test = P("", "", "pass")
+        yield {"pid": lit(pid), "when": hosp(c, pid, str(kind)), "spec": test}
 
 
 _RX_PY = "r = T('prescriptions')\n"
@@ -165,15 +183,15 @@ ORDER_TEMPLATES: tuple[Template, ...] = (
         _n_times,
     ),
     Template(
-        "rx_any_of", "prescriptions", "Whether a patient was prescribed any of three drugs",
-        ("has patient {pid} been prescribed {d1}, {d2}, or {d3}{win}?",
-         "was patient {pid} given {d1}, {d2} or {d3}{win}?",
-         "have {d1}, {d2}, or {d3} been prescribed to patient {pid}{win}?"),
-        "select count(*)>0 from prescriptions where prescriptions.hadm_id in " + PID_ADMS
+        "rx_which_of", "prescriptions", "Which of three drugs a patient was prescribed",
+        ("which of {d1}, {d2}, or {d3} has patient {pid} been prescribed{win}?",
+         "which of the drugs {d1}, {d2} and {d3} was patient {pid} given{win}?",
+         "of {d1}, {d2}, and {d3}, which have been prescribed to patient {pid}{win}?"),
+        "select distinct prescriptions.drug from prescriptions where prescriptions.hadm_id in " + PID_ADMS
         + " and prescriptions.drug in ( {d1}, {d2}, {d3} ){win}",
         _RX_PY + "r = r[r.hadm_id.isin(adm({pid})) & r.drug.isin([{d1}, {d2}, {d3}])]\n"
-        "ans = [int(len(r[{win}(r.startdate)]) > 0)]",
-        _any_of, existence=True,
+        "ans = sorted(set(r[{win}(r.startdate)].drug))",
+        _which_drugs, max_items=2,
     ),
     Template(
         "rx_top_by_age", "prescriptions", "Most frequently prescribed drugs in an age group",
@@ -241,14 +259,13 @@ ORDER_TEMPLATES: tuple[Template, ...] = (
         _micro_patients,
     ),
     Template(
-        "micro_any_organism", "microbiology", "Whether any organism was found in a patient's tests",
-        ("was any organism found in the {spec} microbiology tests of patient {pid}{when}?",
-         "has there been any organism found in patient {pid}'s {spec} microbiology test{when}?",
-         "did any {spec} microbiology test of patient {pid} grow an organism{when}?"),
-        "select count(*)>0 from microbiologyevents where microbiologyevents.hadm_id in ( {when} ) and "
-        "microbiologyevents.spec_type_desc = {spec} and microbiologyevents.org_name is not null",
-        _MICRO_PY + "m = m[m.hadm_id.isin({when}) & (m.spec_type_desc == {spec})]\n"
-        "ans = [int(m.org_name.notna().any())]",
-        _any_organism, existence=True,
+        "micro_organisms_found", "microbiology", "Organisms found in a patient's microbiology tests",
+        ("which organisms were found in the{spec} microbiology tests of patient {pid}{when}?",
+         "what organisms grew in patient {pid}'s{spec} microbiology tests{when}?",
+         "list the organisms found in any{spec} microbiology test of patient {pid}{when}."),
+        "select distinct microbiologyevents.org_name from microbiologyevents where "
+        "microbiologyevents.hadm_id in ( {when} ){spec} and microbiologyevents.org_name is not null",
+        _MICRO_PY + "m = m[m.hadm_id.isin({when})]\n{spec}\nans = sorted(set(m.org_name.dropna()))",
+        _organisms,
     ),
 )

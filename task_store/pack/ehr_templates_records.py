@@ -14,6 +14,7 @@ from task_store.pack.ehr_templates import (
     age_group,
     hosp,
     lit,
+    options,
     order,
     window,
 )
@@ -58,8 +59,13 @@ def _admission_field(c: Ctx) -> Iterator[Params]:
         yield {"pid": lit(pid), "when": hosp(c, pid, str(kind)), "field": field}
 
 
+#: wider and older groups too: the current patients are few, and a count of 0 or 1 is not asked
+_CURRENT_GROUPS = (*AGE_GROUPS, ("70s", "between 70 and 79", "70, 79"), ("80 or above", ">= 80", "80, 999"),
+                   ("40 or above", ">= 40", "40, 999"), ("50 or above", ">= 50", "50, 999"))
+
+
 def _current_count(c: Ctx) -> Iterator[Params]:
-    combos = [(g, s) for g in AGE_GROUPS for s in ("", "m", "f")]
+    combos = [(g, s) for g in _CURRENT_GROUPS for s in ("", "m", "f")]
     for (text, sql, py), sex in c.rng.sample(combos, len(combos)):
         gender = P("", "", "pass") if not sex else P(
             " male" if sex == "m" else " female",
@@ -70,8 +76,8 @@ def _current_count(c: Ctx) -> Iterator[Params]:
 
 
 def _visits(c: Ctx) -> Iterator[Params]:
-    sql = "select subject_id, min(count(*), 3) from admissions group by subject_id order by 1"
-    for pid, _ in c.pick(sql, spread=1):
+    sql = "select subject_id, min(count(*), 4) from admissions group by subject_id order by 1"
+    for pid, _ in c.pick(sql, 120, spread=1):
         yield {"pid": lit(pid), "win": window(c, "admissions.admittime")}
 
 
@@ -104,15 +110,16 @@ def _dx_patients(c: Ctx) -> Iterator[Params]:
         yield {"dx": lit(dx), "win": window(c, "diagnoses_icd.charttime")}
 
 
-def _dx_has(c: Ctx) -> Iterator[Params]:
-    had = c.pick("select distinct x.subject_id, d.short_title from diagnoses_icd x join d_icd_diagnoses d "
-                 "using(icd9_code) order by 1, 2", 20)
-    pids = c.pick("select subject_id from patients order by 1", 20)
-    titles = c.rows("select short_title from d_icd_diagnoses order by 1")
-    for (pid, dx), (other,) in zip(had, pids, strict=False):
-        for who, what in ((pid, dx), (other, c.rng.choice(titles)[0])):
-            win = window(c, "diagnoses_icd.charttime", ("all", "since"))
-            yield {"pid": lit(who), "dx": lit(what), "win": win}
+def _dx_which_of(c: Ctx) -> Iterator[Params]:
+    # titles with a comma would make the list of choices ambiguous
+    titles = [t for (t,) in c.rows(_DX_TITLES) if "," not in t]
+    for pid, kind in scoped(c, joins=" join diagnoses_icd x using(hadm_id)", k=60):
+        when = hosp(c, pid, str(kind))
+        had = c.rows("select distinct d.short_title from diagnoses_icd x join d_icd_diagnoses d "
+                     f"using(icd9_code) where x.hadm_id in ( {when.sql} )")
+        choices = options(c, [t for (t,) in had if "," not in t], titles, 4)
+        if choices:
+            yield {"pid": lit(pid), "when": when, **{f"o{i}": lit(t) for i, t in enumerate(choices, 1)}}
 
 
 def _abbreviation(c: Ctx) -> Iterator[Params]:
@@ -134,7 +141,7 @@ def _px_times(c: Ctx) -> Iterator[Params]:
     sql = ("select x.subject_id, d.short_title, min(count(*), 3) from procedures_icd x join "
            "d_icd_procedures d "
            "using(icd9_code) group by 1, 2 order by 1, 2")
-    for pid, px, _ in c.pick(sql, spread=2):
+    for pid, px, _ in c.pick(sql, 100, spread=2):
         win = window(c, "procedures_icd.charttime", ("all", "all", "since"))
         yield {"pid": lit(pid), "px": lit(px), "win": win}
 
@@ -252,13 +259,17 @@ RECORD_TEMPLATES: tuple[Template, ...] = (
         _dx_patients,
     ),
     Template(
-        "dx_has", "diagnoses", "Whether a patient was diagnosed with a condition",
-        ("has patient {pid} been diagnosed with {dx}{win}?", "was patient {pid} diagnosed with {dx}{win}?",
-         "did patient {pid} receive a diagnosis of {dx}{win}?"),
-        "select count(*)>0 from diagnoses_icd where diagnoses_icd.icd9_code = " + DX_CODE
-        + " and diagnoses_icd.hadm_id in " + PID_ADMS + "{win}",
-        DX_PY + "d = d[d.hadm_id.isin(adm({pid}))]\nans = [int(len(d[{win}(d.charttime)]) > 0)]",
-        _dx_has, existence=True,
+        "dx_which_of", "diagnoses", "Which of several diagnoses a patient received",
+        ("which of these diagnoses has patient {pid} received{when}: {o1}, {o2}, {o3}, {o4}?",
+         "which of the following was patient {pid} diagnosed with{when}: {o1}, {o2}, {o3} or {o4}?",
+         "among {o1}, {o2}, {o3} and {o4}, which diagnoses did patient {pid} receive{when}?"),
+        "select distinct d_icd_diagnoses.short_title from d_icd_diagnoses where d_icd_diagnoses.short_title "
+        "in ( {o1}, {o2}, {o3}, {o4} ) and d_icd_diagnoses.icd9_code in ( select diagnoses_icd.icd9_code "
+        "from diagnoses_icd where diagnoses_icd.hadm_id in ( {when} ) )",
+        "dd = T('d_icd_diagnoses')\nd = T('diagnoses_icd')\nd = d[d.hadm_id.isin({when})]\n"
+        "dd = dd[dd.short_title.isin([{o1}, {o2}, {o3}, {o4}])]\n"
+        "ans = sorted(set(dd[dd.icd9_code.isin(d.icd9_code)].short_title))",
+        _dx_which_of, max_items=3,
     ),
     Template(
         "dx_abbreviation", "diagnoses", "Full title of an abbreviated diagnosis or procedure",
