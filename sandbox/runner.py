@@ -14,12 +14,18 @@ The child raises its OOM score so the kernel's OOM killer picks it (never the ru
 Only the standard library is used here: this file must run on any Python 3.9+.
 """
 
+import atexit
+import builtins
+import gc
 import json
+import linecache
 import os
 import select
 import signal
 import sys
+import threading
 import time
+import traceback
 
 PROTOCOL = 1
 PRELOAD_DEFAULT = "numpy,pandas"
@@ -63,8 +69,8 @@ def _oom_kills():
     return None
 
 
-def _other_pids():
-    mine = {1, os.getpid()}
+def _other_pids(exclude=None):
+    mine = {1, os.getpid(), exclude}
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit() and int(entry) not in mine:
@@ -82,11 +88,11 @@ def _reap():
             return
 
 
-def sweep():
-    """SIGKILL every process in the container but init and the runner, until none is left."""
+def sweep(exclude=None):
+    """SIGKILL every process in the container but the runner (and `exclude`), until none is left."""
     deadline = time.monotonic() + SWEEP_SECONDS
     while True:
-        pids = _other_pids()
+        pids = _other_pids(exclude)
         live = []
         for pid in pids:
             try:
@@ -104,7 +110,7 @@ def sweep():
         _reap()
         if not live or time.monotonic() > deadline:
             return len(live)
-        time.sleep(0.005)
+        time.sleep(0.0005)
 
 
 class _Capture:
@@ -141,16 +147,57 @@ class _Capture:
         return head + marker + bytes(self.tail).decode("utf-8", "replace")
 
 
-def _child(code, filename, w_out, w_err):
-    """In the forked child: become `python script.py` and never return."""
+class Spare:
+    """A child forked ahead of time, set up and waiting for its code: a run starts without a fork.
+
+    File descriptors in the child: 0 /dev/null, 1 and 2 the output pipes, 3 the code pipe (read
+    until EOF, then closed), 4 the status pipe (the exit status is written there just before exit,
+    after stdout and stderr are closed, so the runner can answer without waiting for teardown).
+    """
+
+    def __init__(self):
+        code_r, self.code_w = os.pipe()
+        self.status_r, status_w = os.pipe()
+        self.out_r, out_w = os.pipe()
+        self.err_r, err_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            _child(code_r, status_w, out_w, err_w)
+        for fd in (code_r, status_w, out_w, err_w):
+            os.close(fd)
+
+    def send(self, payload):
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(self.code_w, view):]
+        os.close(self.code_w)
+
+    def discard(self):
+        for fd in (self.code_w, self.status_r, self.out_r, self.err_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+
+
+def _child(code_r, status_w, out_w, err_w):
+    """In the forked child: set up, wait for the code, run it as `python script.py`, never return."""
     status = 1
     try:
         os.setsid()
+        os.dup2(code_r, 3)
+        os.dup2(status_w, 4)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
-        os.dup2(w_out, 1)
-        os.dup2(w_err, 2)
-        os.closerange(3, 65536)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.closerange(5, 65536)
+        os.set_inheritable(4, False)
         try:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write("1000")
@@ -159,10 +206,13 @@ def _child(code, filename, w_out, w_err):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.chdir(os.environ.get("MEDGYM_WORKDIR", "/workspace"))
+        request = _read_all(3)
+        os.close(3)
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
-        status = _execute(code, filename)
+        message = json.loads(request.decode("utf-8"))
+        status = _execute(message["code"], message["filename"])
     except BaseException:
         status = 1
     finally:
@@ -171,16 +221,26 @@ def _child(code, filename, w_out, w_err):
                 stream.flush()
             except BaseException:
                 pass
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            os.write(4, b"%d\n" % status)
+        except BaseException:
+            pass
         os._exit(status)
 
 
-def _execute(code, filename):
-    import atexit
-    import builtins
-    import linecache
-    import threading
-    import traceback
+def _read_all(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
+
+def _execute(code, filename):
     lines = code.splitlines(True)
     linecache.cache[filename] = (len(code), None, lines, filename)
     sys.argv = [filename]
@@ -219,89 +279,136 @@ def _exit_status(exc):
     return 1
 
 
-def run(request, counter):
-    code = request.get("code", "")
-    timeout = float(request.get("timeout", 30.0))
-    cap = int(request.get("max_output", 65536))
-    filename = "/workspace/<run-%d>.py" % counter
-    r_out, w_out = os.pipe()
-    r_err, w_err = os.pipe()
-    oom_before = _oom_kills()
-    start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r_out)
-        os.close(r_err)
-        _child(code, filename, w_out, w_err)
-    os.close(w_out)
-    os.close(w_err)
-    captures = {r_out: _Capture(cap), r_err: _Capture(cap)}
-    status, timed_out = _supervise(pid, captures, start + timeout)
-    duration = time.monotonic() - start
-    leftovers = sweep()
-    _drain(captures, time.monotonic() + 1.0)
-    for fd in captures:
-        os.close(fd)
-    oom_after = _oom_kills()
-    exit_code = os.waitstatus_to_exitcode(status) if status is not None else -9
-    killed = exit_code == -signal.SIGKILL
-    if oom_before is not None and oom_after is not None:
-        oom_killed = oom_after > oom_before and not timed_out
-    else:
-        oom_killed = killed and not timed_out
-    out, err = captures[r_out], captures[r_err]
-    return {
-        "event": "result",
-        "id": request.get("id"),
-        "exit_code": exit_code,
-        "stdout": out.text(),
-        "stderr": err.text(),
-        "stdout_bytes": out.total,
-        "stderr_bytes": err.total,
-        "duration_ms": round(duration * 1000.0, 3),
-        "timed_out": timed_out,
-        "oom_killed": oom_killed,
-        "output_truncated": out.truncated or err.truncated,
-        "leftover_processes": leftovers,
-    }
+class Runner:
+    """Serves run requests one at a time, always keeping one spare child ready."""
 
+    def __init__(self):
+        self.counter = 0
+        self.pending = None  # (pid, pidfd) of the last run's child, exiting on its own after reporting
+        self.spare = Spare()
 
-def _supervise(pid, captures, deadline):
-    """Stream output until the child exits or the deadline passes; returns (status, timed_out).
+    def _take_spare(self, payload):
+        """The spare child, given its code (a spare that died meanwhile is replaced)."""
+        for _ in range(2):
+            spare, self.spare = self.spare or Spare(), None
+            try:
+                spare.send(payload)
+                return spare
+            except OSError:
+                spare.discard()
+        raise RuntimeError("could not start a child process")
 
-    The child's exit is watched through a pidfd, so a run returns as soon as it ends.
-    """
-    try:
-        pidfd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        pidfd = None
-    try:
-        return _watch(pid, pidfd, captures, deadline)
-    finally:
-        if pidfd is not None:
+    def run(self, request):
+        self.counter += 1
+        timeout = float(request.get("timeout", 30.0))
+        cap = int(request.get("max_output", 65536))
+        filename = "/workspace/<run-%d>.py" % self.counter
+        payload = json.dumps({"code": request.get("code", ""), "filename": filename}).encode("utf-8")
+        self._retire_pending()
+        oom_before = _oom_kills()
+        start = time.monotonic()
+        child = self._take_spare(payload)
+        captures = {child.out_r: _Capture(cap), child.err_r: _Capture(cap)}
+        pidfd = _pidfd(child.pid)
+        outcome = _watch_loop(child, pidfd, captures, start + timeout)
+        duration = time.monotonic() - start
+        sweep(exclude=child.pid if outcome.reported else None)
+        if outcome.reported:
+            self.pending = (child.pid, pidfd)
+        elif pidfd is not None:
             os.close(pidfd)
+        _drain(captures, time.monotonic() + 1.0)
+        for fd in (child.out_r, child.err_r, child.status_r):
+            os.close(fd)
+        oom_killed = False
+        if not outcome.reported and not outcome.timed_out:
+            oom_after = _oom_kills()
+            if oom_before is not None and oom_after is not None:
+                oom_killed = oom_after > oom_before
+            else:
+                oom_killed = outcome.exit_code == -signal.SIGKILL
+        out, err = captures[child.out_r], captures[child.err_r]
+        return {
+            "event": "result",
+            "id": request.get("id"),
+            "exit_code": outcome.exit_code,
+            "stdout": out.text(),
+            "stderr": err.text(),
+            "stdout_bytes": out.total,
+            "stderr_bytes": err.total,
+            "duration_ms": round(duration * 1000.0, 3),
+            "timed_out": outcome.timed_out,
+            "oom_killed": oom_killed,
+            "output_truncated": out.truncated or err.truncated,
+        }
+
+    def after_reply(self):
+        """Off the critical path: kill what the run left behind and fork the next spare. The run's own
+        child is still tearing down its address space; it is finished off (harmlessly) next time."""
+        sweep(exclude=self.pending[0] if self.pending else None)
+        if self.spare is None:
+            self.spare = Spare()
+
+    def _retire_pending(self):
+        """SIGKILL the previous run's child through its pidfd (safe against pid reuse): it is
+        exiting anyway, unless something that inherited its status pipe impersonated it."""
+        if self.pending is None:
+            return
+        pid, pidfd = self.pending
+        self.pending = None
+        if pidfd is not None:
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+            select.select([pidfd], [], [], SWEEP_SECONDS)  # normally already exited: returns at once
+            os.close(pidfd)
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        _reap()
 
 
-def _watch(pid, pidfd, captures, deadline):
+def _pidfd(pid):
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+class _Outcome:
+    def __init__(self, exit_code, reported, timed_out):
+        self.exit_code = exit_code
+        self.reported = reported  # the child wrote its status (it is exiting on its own)
+        self.timed_out = timed_out
+
+
+def _watch_loop(child, pidfd, captures, deadline):
     open_fds = list(captures)
+    status_open = True
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return _kill_run(pid), True
-        watched = open_fds + ([pidfd] if pidfd is not None else [])
+            return _Outcome(_kill_run(child.pid), False, True)
+        watched = open_fds + ([child.status_r] if status_open else []) + ([pidfd] if pidfd is not None else [])
         ready, _, _ = select.select(watched, [], [], remaining if pidfd is not None else min(remaining, 0.01))
         for fd in ready:
-            if fd == pidfd:
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if chunk:
-                captures[fd].add(chunk)
-            else:
-                open_fds.remove(fd)
+            if fd in captures:
+                chunk = os.read(fd, 1 << 16)
+                if chunk:
+                    captures[fd].add(chunk)
+                else:
+                    open_fds.remove(fd)
+        if status_open and child.status_r in ready:
+            data = os.read(child.status_r, 64)
+            status_open = False
+            if data.strip().isdigit():
+                return _Outcome(int(data), True, False)
         if pidfd is None or pidfd in ready:
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, status = os.waitpid(child.pid, os.WNOHANG)
             if done:
-                return status, False
+                return _Outcome(os.waitstatus_to_exitcode(status), False, False)
 
 
 def _kill_run(pid):
@@ -311,10 +418,11 @@ def _kill_run(pid):
         pass
     try:
         _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
     except ChildProcessError:
-        status = None
+        code = -signal.SIGKILL
     sweep()
-    return status
+    return code
 
 
 def _drain(captures, deadline):
@@ -339,8 +447,9 @@ def main():
     loaded, failed = _preload(os.environ.get("MEDGYM_PRELOAD", PRELOAD_DEFAULT))
     _send(proto, {"event": "ready", "protocol": PROTOCOL, "pid": os.getpid(),
                   "preloaded": loaded, "preload_failed": failed})
+    gc.freeze()  # keep the preloaded heap shared with forked children (no copy-on-write by the GC)
+    runner = Runner()
     stdin = os.fdopen(0, "rb", buffering=1 << 16)
-    counter = 0
     for line in stdin:
         if not line.strip():
             continue
@@ -351,8 +460,8 @@ def main():
             continue
         op = request.get("op")
         if op == "run":
-            counter += 1
-            _send(proto, run(request, counter))
+            _send(proto, runner.run(request))
+            runner.after_reply()
         elif op == "ping":
             _send(proto, {"event": "pong", "id": request.get("id")})
         elif op == "exit":

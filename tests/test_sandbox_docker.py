@@ -139,3 +139,42 @@ def test_crashes_do_not_break_the_runner(sandbox: DockerSandbox) -> None:
 def test_scientific_stack_is_installed(sandbox: DockerSandbox) -> None:
     code = "import numpy, pandas, scipy, sklearn, statsmodels, Bio\nprint('ok')"
     assert _run(sandbox, code, timeout=60).stdout == "ok\n"
+
+
+def test_forked_children_do_not_break_the_next_run(sandbox: DockerSandbox) -> None:
+    code = (
+        "import os, time\n"
+        "for _ in range(5):\n"
+        "    if os.fork() == 0:\n"
+        "        print('child output', flush=True)\n"
+        "        time.sleep(60)\n"
+        "        os._exit(0)\n"
+        "print('parent done')\n"
+    )
+    result = _run(sandbox, code)
+    assert result.exit_code == 0 and "parent done" in result.stdout
+    count = _run(sandbox, "import os\nprint(sum(p.isdigit() for p in os.listdir('/proc')))")
+    assert count.stdout.strip() == "2"
+
+
+def test_a_forged_exit_status_cannot_outlive_the_run(sandbox: DockerSandbox) -> None:
+    """A process that inherited the status pipe may end the run early, but is killed right after."""
+    code = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.write(4, b'0\\n')\n"
+        "    os._exit(0)\n"
+        "time.sleep(30)\n"
+    )
+    started = time.monotonic()
+    _run(sandbox, code, timeout=20)
+    assert time.monotonic() - started < 10
+    count = _run(sandbox, "import os\nprint(sum(p.isdigit() for p in os.listdir('/proc')))")
+    assert count.stdout.strip() == "2"
+    assert _run(sandbox, "print('fine')").stdout == "fine\n"
+
+
+def test_run_isolation_semantics(sandbox: DockerSandbox) -> None:
+    _run(sandbox, "import sys\nsys.modules['json'].MARK = 1\nimport os\nos.environ['LEAK'] = '1'\nos.chdir('/tmp')")
+    result = _run(sandbox, "import json, os\nprint(hasattr(json, 'MARK'), 'LEAK' in os.environ, os.getcwd())")
+    assert result.stdout == "False False /workspace\n"
