@@ -44,7 +44,7 @@ Timings = dict[str, list[float]]
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 # -- medgym over MCP stdio ----------------------------------------------------------------------
@@ -71,7 +71,7 @@ async def _run(client: Client, task_id: str, code: str) -> float:
     return elapsed
 
 
-async def _wait_for_pool(client: Client, task_id: str) -> None:
+async def _wait_for_pool() -> None:
     await anyio.sleep(2.0)  # the warm pool refills in the background after each episode start
 
 
@@ -80,14 +80,14 @@ async def bench_medgym(home: Path, runs: int, starts: int) -> Timings:
     async with Client(_medgym_server(home), read_timeout_seconds=300) as client:
         ids = await _medgym_task_ids(client, starts + 1)
         main = ids[0]
-        await _wait_for_pool(client, main)
+        await _wait_for_pool()
         await _run(client, main, MAKE_CSV)
         for _ in range(3):
             await _run(client, main, TRIVIAL)
         out["a"] = [await _run(client, main, TRIVIAL) for _ in range(runs)]
         out["b"] = [await _run(client, main, PANDAS) for _ in range(max(10, runs // 2))]
         for task_id in ids[1 : starts + 1]:
-            await _wait_for_pool(client, task_id)
+            await _wait_for_pool()
             out["c"].append(await _run(client, task_id, TRIVIAL))
     return out
 
@@ -271,7 +271,7 @@ def report(results: dict[str, Timings], throughput: dict[str, tuple[float, int]]
     lines = []
     for key, title in WORKLOADS.items():
         base = statistics.median(results["medgym"][key]) * 1000
-        lines += [f"\n{title}", f"| system | runs | median ms | p90 ms | × medgym |", "|---|---:|---:|---:|---:|"]
+        lines += [f"\n{title}", "| system | runs | median ms | p90 ms | × medgym |", "|---|---:|---:|---:|---:|"]
         for name, timings in results.items():
             values = [v * 1000 for v in timings[key]]
             median = statistics.median(values)
