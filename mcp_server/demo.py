@@ -28,6 +28,7 @@ def _server(settings: Settings) -> StdioServerParameters:
     env = {k: v for k, v in os.environ.items() if k.startswith("MEDGYM_") or k in ("PATH", "HOME", "DOCKER_HOST")}
     env["MEDGYM_HOME"] = str(settings.home)
     env["MEDGYM_IMAGE"] = settings.image
+    env.setdefault("MEDGYM_LOG_LEVEL", "WARNING")
     if settings.data_dir is not None:
         env["MEDGYM_DATA_DIR"] = str(settings.data_dir)
     return StdioServerParameters(command=sys.executable, args=["-m", "mcp_server.cli", "serve"], env=env)

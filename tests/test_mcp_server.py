@@ -192,3 +192,17 @@ async def test_logs_carry_no_ground_truth(
         await _call(client, "submit_answer", task_id=CALC, answer=50)
         await _call(client, "submit_answer", task_id="npowerai/train/1", answer=3)
     assert_no_ground_truth(caplog.text, ground_truth_strings(shared_dir, CALC) | {"88.13595", "79.74205"})
+
+
+async def test_long_runs_report_progress(settings: Settings) -> None:
+    updates: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        updates.append((progress, total, message))
+
+    async with Client(build_server(settings).mcp) as client:
+        result = await client.call_tool("run_code", {"task_id": CALC, "code": "import time\ntime.sleep(11)\nprint('done')",
+                                                     "timeout_s": 60}, progress_callback=on_progress)
+    assert not result.is_error and result.structured_content["stdout"] == "done\n"
+    assert [u[0] for u in updates] == [5.0, 10.0]
+    assert updates[0][1] == 60 and "running" in (updates[0][2] or "")

@@ -98,14 +98,20 @@ async def test_sandbox_sees_data_but_no_task_files(pack_home: Path) -> None:
         "found = [os.path.join(d, f) for d, _, fs in os.walk('/') if not d.startswith(('/proc', '/sys'))\n"
         "         for f in fs if 'task' in f.lower() and f.endswith(('.jsonl', '.json'))]\n"
         "print(found)\n"
+        "try:\n"
+        "    open('/data/medgym_ehr/PATIENTS.csv', 'a')\n"
+        "    print('WRITABLE')\n"
+        "except OSError as exc:\n"
+        "    print('read-only', exc.errno)\n"
     )
     async with Client(build_server(_settings(pack_home)).mcp) as client:
         task_id = (await client.call_tool("list_tasks", {"dataset": "medgym_ehr", "limit": 1})).structured_content
         result = await client.call_tool("run_code", {"task_id": task_id["tasks"][0]["task_id"], "code": code,
                                                      "timeout_s": 120})
-        names, found = result.structured_content["stdout"].splitlines()
+        names, found, writable = result.structured_content["stdout"].splitlines()
     assert "PATIENTS.csv" in names and "mimic_iii.sqlite" in names and "task" not in names.lower()
     assert found == "[]"
+    assert writable in ("read-only 13", "read-only 30")  # EACCES or EROFS
 
 
 @pytest.mark.usefixtures("docker_ready", "no_leftover_containers")
