@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -11,17 +12,18 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from mcp_server import __version__
 from mcp_server.identity import client_identity
 from mcp_server.lifespan import AppState, app_lifespan
+from mcp_server.recording import record_call
 from mcp_server.settings import Settings
 from mcp_server.statement import task_markdown
 from scoring.score import AnswerValue
 from task_store.store import TaskPage, UnknownTaskError
 from tools import catalog, execution, submission
-from tools.errors import ServiceError, ToolInputError
+from tools.errors import ServiceError, ToolInputError, VerifierError
 from tools.results import DatasetList, Progress, ResetResult, RunResult, SubmitResult, TaskView
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempot
                             open_world_hint=False)
 
 
+SERVER_PROBLEM = "medgym server problem (not caused by your input): "
+
+
 @contextmanager
 def tool_errors() -> Iterator[None]:
     """Turn the tool functions' errors into MCP tool errors the model can read."""
@@ -52,7 +57,35 @@ def tool_errors() -> Iterator[None]:
     except ToolInputError as exc:
         raise ToolError(str(exc)) from None
     except ServiceError as exc:
-        raise ToolError(f"medgym server problem (not caused by your input): {exc}") from None
+        raise ToolError(f"{SERVER_PROBLEM}{exc}") from None
+
+
+@dataclass
+class Call:
+    """What a recorded tool call returned (set by the tool wrapper)."""
+
+    result: BaseModel | None = None
+
+
+@contextmanager
+def recorded(ctx: Context[AppState, Any], settings: Settings, tool: str, arguments: dict[str, Any]) -> Iterator[Call]:
+    """Like `tool_errors`, and record the call (arguments, result or error, duration) in its episode."""
+    call = Call()
+    started = time.perf_counter()
+    error: str | None = None
+    kind: str | None = None
+    try:
+        yield call
+    except ToolInputError as exc:
+        error, kind = str(exc), "input"
+        raise ToolError(error) from None
+    except ServiceError as exc:
+        error, kind = f"{SERVER_PROBLEM}{exc}", "verifier" if isinstance(exc, VerifierError) else "service"
+        raise ToolError(error) from None
+    finally:
+        state = _state(ctx)
+        record_call(state.recorder, state.services.episodes, client_identity(ctx, settings), tool, arguments,
+                    call.result, error, kind, (time.perf_counter() - started) * 1000)
 
 
 def _state(ctx: Context[AppState, Any]) -> AppState:
@@ -119,8 +152,10 @@ def _register_catalog(mcp: MCPServer[AppState], settings: Settings) -> None:
 
         Opens an episode for this task (your attempts and sandbox), without starting a container.
         """
-        with tool_errors():
-            return catalog.get_task(_state(ctx).services, client_identity(ctx, settings), task_id, episode_id)
+        with recorded(ctx, settings, "get_task", {"task_id": task_id, "episode_id": episode_id}) as call:
+            view = catalog.get_task(_state(ctx).services, client_identity(ctx, settings), task_id, episode_id)
+            call.result = view
+            return view
 
     @mcp.tool(title="Your progress", annotations=READ_ONLY)
     def get_progress(ctx: Context[AppState, Any]) -> Progress:
@@ -149,9 +184,12 @@ def _register_actions(mcp: MCPServer[AppState], settings: Settings) -> None:
         async def progress(done: float, total: float | None, message: str) -> None:
             await ctx.report_progress(done, total, message)
 
-        with tool_errors():
-            return await execution.run_code(_state(ctx).services, client_identity(ctx, settings), task_id,
-                                            code, timeout_s, episode_id, on_progress=progress)
+        arguments = {"task_id": task_id, "code": code, "timeout_s": timeout_s, "episode_id": episode_id}
+        with recorded(ctx, settings, "run_code", arguments) as call:
+            result = await execution.run_code(_state(ctx).services, client_identity(ctx, settings), task_id,
+                                              code, timeout_s, episode_id, on_progress=progress)
+            call.result = result
+            return result
 
     @mcp.tool(title="Submit an answer", annotations=ToolAnnotations(
         read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False))
@@ -163,17 +201,22 @@ def _register_actions(mcp: MCPServer[AppState], settings: Settings) -> None:
         episode_id: EpisodeId = None,
     ) -> SubmitResult:
         """Score an answer against the hidden ground truth; uses one attempt of the episode."""
-        with tool_errors():
-            return await submission.submit_answer(_state(ctx).services, client_identity(ctx, settings),
-                                                  task_id, answer, episode_id)
+        arguments = {"task_id": task_id, "answer": answer, "episode_id": episode_id}
+        with recorded(ctx, settings, "submit_answer", arguments) as call:
+            verdict = await submission.submit_answer(_state(ctx).services, client_identity(ctx, settings),
+                                                     task_id, answer, episode_id)
+            call.result = verdict
+            return verdict
 
     @mcp.tool(title="Start the task over", annotations=ToolAnnotations(
         read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False))
     async def reset_task(ctx: Context[AppState, Any], task_id: TaskId, episode_id: EpisodeId = None) -> ResetResult:
         """End the current episode of this task (its sandbox and files are destroyed) and open a fresh one."""
-        with tool_errors():
-            return await submission.reset_task(_state(ctx).services, client_identity(ctx, settings),
-                                               task_id, episode_id)
+        with recorded(ctx, settings, "reset_task", {"task_id": task_id, "episode_id": episode_id}) as call:
+            reset = await submission.reset_task(_state(ctx).services, client_identity(ctx, settings),
+                                                task_id, episode_id)
+            call.result = reset
+            return reset
 
 
 def _register_resources(mcp: MCPServer[AppState], handle: ServerHandle) -> None:
@@ -192,6 +235,14 @@ def _register_resources(mcp: MCPServer[AppState], handle: ServerHandle) -> None:
         except UnknownTaskError as exc:
             raise ResourceError(str(exc)) from None
         return task_markdown(task)
+
+    @mcp.resource("medgym://episodes/{episode_id}", name="episode", mime_type="application/json")
+    def episode_resource(episode_id: str, ctx: Context[AppState, Any]) -> str:
+        """An episode's record: task, client, times, outcome, provenance and every tool call in order."""
+        trajectory = _state(ctx).recorder.store.trajectory(episode_id)
+        if trajectory is None:
+            raise ResourceError(f"no recorded episode {episode_id!r}")
+        return trajectory.model_dump_json(indent=2)
 
     @mcp.prompt(title="Solve a medgym task")
     def solve_task(task_id: str) -> str:

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import anyio
 import anyio.to_thread
@@ -58,6 +58,14 @@ class Episode:
 SandboxFactory = Callable[[Episode], Sandbox]
 
 
+class EpisodeListener(Protocol):
+    """Told when episodes open and end (the recorder subscribes; episodes do not know about it)."""
+
+    def episode_opened(self, episode: Episode) -> None: ...
+
+    def episode_ended(self, episode: Episode) -> None: ...
+
+
 class EpisodeManager:
     """The episode table of one server process (shared by all its clients)."""
 
@@ -67,6 +75,7 @@ class EpisodeManager:
         self.idle_timeout_s = idle_timeout_s
         self._episodes: dict[str, Episode] = {}
         self._current: dict[tuple[str, str], str] = {}
+        self.listeners: list[EpisodeListener] = []
 
     # -- finding episodes -----------------------------------------------------------------------
     def resolve(self, task_id: str, client: str | None, episode_id: str | None) -> Episode:
@@ -93,6 +102,16 @@ class EpisodeManager:
             raise EpisodeError(f"episode {episode_id} belongs to another client")
         return episode
 
+    def peek(self, task_id: str, client: str | None, episode_id: str | None) -> Episode | None:
+        """The episode a call refers to, if any, without opening one (for recording)."""
+        if episode_id:
+            episode = self._episodes.get(episode_id)
+            return episode if episode is not None and episode.task_id == task_id else None
+        if client is None:
+            return None
+        current = self._current.get((client, task_id))
+        return self._episodes.get(current) if current else None
+
     def open(self, task_id: str, client: str | None) -> Episode:
         episode = Episode(episode_id="ep_" + uuid.uuid4().hex[:16], task_id=task_id, client=client,
                           max_attempts=self.max_attempts)
@@ -101,6 +120,8 @@ class EpisodeManager:
             self._current[(client, task_id)] = episode.episode_id
         self._forget_old()
         log.info("episode %s opened for %s", episode.episode_id, task_id)
+        for listener in self.listeners:
+            listener.episode_opened(episode)
         return episode
 
     def episodes_of(self, client: str | None) -> list[Episode]:
@@ -128,6 +149,8 @@ class EpisodeManager:
         if episode.ended is None:
             episode.ended = reason
             log.info("episode %s ended: %s", episode.episode_id, reason)
+            for listener in self.listeners:
+                listener.episode_ended(episode)
         with anyio.CancelScope(shield=True):
             await self.drop_sandbox(episode)
 

@@ -13,6 +13,7 @@ import anyio
 import anyio.to_thread
 
 from mcp_server.episodes import Episode, EpisodeManager
+from mcp_server.recording import start_recording
 from mcp_server.settings import Settings
 from sandbox.contract import SandboxError, SandboxSpec
 from sandbox.docker_backend import DockerBackend, DockerSandbox
@@ -22,6 +23,7 @@ from task_store import data
 from task_store.pack.build import ensure_pack
 from task_store.store import DataRoot, TaskStore
 from tools.context import Services
+from trajectory.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ class AppState:
     services: Services
     backend: DockerBackend
     pool: WarmPool
+    recorder: Recorder
 
 
 def configured_roots(settings: Settings) -> list[DataRoot]:
@@ -98,11 +101,13 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
                               settings.episode_idle_timeout_s)
     services = Services(store=store, episodes=episodes, limits=settings.limits,
                         max_attempts=settings.max_attempts)
+    image_id = await anyio.to_thread.run_sync(_image_id, backend, settings.image) if docker_ok else None
+    recorder = start_recording(settings, store, episodes, image_id)
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(_reap_idle_forever, episodes)
             try:
-                yield AppState(settings=settings, services=services, backend=backend, pool=pool)
+                yield AppState(settings=settings, services=services, backend=backend, pool=pool, recorder=recorder)
             finally:
                 group.cancel_scope.cancel()
     finally:
@@ -110,8 +115,18 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
             await episodes.close_all()
             await anyio.to_thread.run_sync(pool.close)
             await anyio.to_thread.run_sync(_remove_own, backend)
+            await anyio.to_thread.run_sync(recorder.store.close)
             store.close()
             log.info("medgym server stopped; its sandboxes are removed")
+
+
+def _image_id(backend: DockerBackend, image: str) -> str | None:
+    from sandbox.image import image_status
+
+    try:
+        return image_status(backend.client, image).image_id
+    except SandboxError:
+        return None
 
 
 def _remove_own(backend: DockerBackend) -> None:

@@ -166,3 +166,14 @@ def verify_text(key: TextKey, answer: AnswerValue) -> Score:
     if text in {accepted.strip().casefold() for accepted in key.accepted}:
         return _score("text", True, "the text matches an accepted answer")
     return _score("text", False, f"the text matches none of the accepted answers; got {show(value)}")
+
+
+VERIFIER_NAMES: dict[str, str] = {
+    "range": "medcalc_range", "date": "date", "gestational_age": "gestational_age", "integer": "integer_exact",
+    "relative": "relative_tolerance", "item_set": "item_set", "boolean": "boolean", "text": "text",
+}
+
+
+def verifier_name(key: AnswerKey) -> str | None:
+    """The name of the verifier that scores `key` (None when the task is not scorable here)."""
+    return VERIFIER_NAMES.get(key.kind)

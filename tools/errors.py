@@ -9,3 +9,7 @@ class ToolInputError(ValueError):
 
 class ServiceError(RuntimeError):
     """medgym's own machinery failed (e.g. the Docker engine is gone); not the caller's fault."""
+
+
+class VerifierError(ServiceError):
+    """The verifier crashed on a submission: a medgym bug, recorded as an error, never as a wrong answer."""

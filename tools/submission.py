@@ -11,7 +11,7 @@ from scoring.verify import verify
 from task_store.store import UnknownTaskError
 from tools.catalog import resolve_episode
 from tools.context import Services
-from tools.errors import ServiceError, ToolInputError
+from tools.errors import ToolInputError, VerifierError
 from tools.results import DatasetProgress, Progress, ResetResult, SubmitResult
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def _score(services: Services, task_id: str, answer: AnswerValue) -> Score:
         raise ToolInputError(f"this task cannot be scored here: {exc}") from None
     except Exception as exc:  # a verifier crash is an error, never a wrong answer
         log.error("verifier crashed on %s: %s", task_id, type(exc).__name__)
-        raise ServiceError(
+        raise VerifierError(
             "the verifier failed on this submission (a medgym bug, not a wrong answer); "
             "it was not counted as an attempt"
         ) from None

@@ -1,0 +1,73 @@
+"""The recorder: turns episode lifecycle changes and tool calls into records, without blocking.
+
+It is attached from outside (the server wraps its tools with it and subscribes it to the
+episode table); tools and sandboxes never know they are recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from pydantic import BaseModel
+
+from trajectory.records import EpisodeRecord, EventRecord, Outcome, Provenance, Verdict
+from trajectory.store import RecordStore
+
+
+class Recorder:
+    def __init__(self, store: RecordStore, provenance: Provenance):
+        self.store = store
+        self.provenance = provenance
+        self._lock = threading.Lock()
+        self._seq: dict[str, int] = {}
+        self._records: dict[str, EpisodeRecord] = {}
+        self._verifier_failed: set[str] = set()
+
+    def opened(self, episode_id: str, task_id: str, client: str | None, verifier: str | None) -> None:
+        record = EpisodeRecord(
+            episode_id=episode_id, task_id=task_id, dataset=task_id.split("/", 1)[0], client=client,
+            started_at=time.time(), provenance=self.provenance.model_copy(update={"verifier": verifier}),
+        )
+        with self._lock:
+            self._records[episode_id] = record
+            self._seq[episode_id] = 0
+        self.store.put(record)
+
+    def ended(self, episode_id: str, reason: str, solved: bool, attempts_used: int, max_attempts: int) -> None:
+        with self._lock:
+            record = self._records.pop(episode_id, None)  # its events may still follow (the final submit)
+            failed = episode_id in self._verifier_failed
+            self._verifier_failed.discard(episode_id)
+        if record is None:
+            return
+        outcome: Outcome = (
+            "correct" if solved else "error" if failed and attempts_used == 0
+            else "incorrect" if attempts_used else "unsubmitted"
+        )
+        self.store.put(record.model_copy(update={
+            "ended_at": time.time(), "end_reason": reason, "outcome": outcome, "attempts_used": attempts_used,
+        }))
+
+    def event(
+        self, episode_id: str, tool: str, arguments: dict[str, Any], result: BaseModel | None,
+        error: str | None, error_kind: str | None, duration_ms: float,
+    ) -> None:
+        with self._lock:
+            if episode_id not in self._seq:
+                return  # an episode this server did not open (or already ended and forgotten)
+            self._seq[episode_id] += 1
+            seq = self._seq[episode_id]
+            if error_kind == "verifier":
+                self._verifier_failed.add(episode_id)
+        payload = result.model_dump(mode="json") if result is not None else None
+        self.store.put(EventRecord(
+            episode_id=episode_id, seq=seq, at=time.time(), tool=tool, arguments=arguments, result=payload,
+            error=error, error_kind=error_kind,
+            duration_ms=round(duration_ms, 3),
+            timed_out=payload.get("timed_out") if payload and tool == "run_code" else None,
+            oom_killed=payload.get("oom_killed") if payload and tool == "run_code" else None,
+            verdict=Verdict(**{k: payload[k] for k in ("correct", "score", "feedback")})
+            if payload and tool == "submit_answer" else None,
+        ))

@@ -1,0 +1,72 @@
+"""Episode and event records: what the server keeps of every episode (versioned schema).
+
+An `EpisodeRecord` says which task, which client, when, how it ended and under what conditions
+(provenance); its `EventRecord`s are the tool calls in order, with arguments and results exactly
+as returned to the client. Records never contain answer keys: only what the agent sent and saw.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+Outcome = Literal["active", "correct", "incorrect", "unsubmitted", "error"]
+
+
+class Provenance(BaseModel):
+    """The conditions an episode ran under, for reproducibility."""
+
+    model_config = ConfigDict(frozen=True)
+
+    medgym_version: str
+    image: str
+    image_id: str | None = None
+    limits: dict[str, Any] = Field(default_factory=dict)
+    max_attempts: int
+    verifier: str | None = None
+
+
+class EpisodeRecord(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    episode_id: str
+    task_id: str
+    dataset: str
+    client: str | None
+    started_at: float
+    ended_at: float | None = None
+    end_reason: str | None = None
+    outcome: Outcome = "active"
+    attempts_used: int = 0
+    provenance: Provenance
+
+
+class Verdict(BaseModel):
+    correct: bool
+    score: float
+    feedback: str
+
+
+class EventRecord(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    episode_id: str
+    seq: int
+    at: float
+    tool: str
+    arguments: dict[str, Any]
+    result: dict[str, Any] | None = None
+    error: str | None = Field(None, description="the tool error message the client received, if any")
+    error_kind: Literal["input", "service", "verifier"] | None = None
+    duration_ms: float
+    timed_out: bool | None = None
+    oom_killed: bool | None = None
+    verdict: Verdict | None = None
+
+
+class Trajectory(BaseModel):
+    """One episode with its events, as the `medgym://episodes/{episode_id}` resource returns it."""
+
+    episode: EpisodeRecord
+    events: list[EventRecord]

@@ -1,0 +1,149 @@
+"""Episode and event records in the SQLite store (WAL), written by one background thread.
+
+Tools never wait for the disk: a record is queued and a writer thread commits batches. A write
+that fails (e.g. the disk is full) is logged loudly and the batch is kept for the next attempt;
+the database itself stays consistent because every batch is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from trajectory.records import SCHEMA_VERSION, EpisodeRecord, EventRecord, Trajectory
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS record_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS episodes (
+    episode_id TEXT PRIMARY KEY, schema_version INTEGER NOT NULL, task_id TEXT NOT NULL,
+    dataset TEXT NOT NULL, client TEXT, started_at REAL NOT NULL, ended_at REAL, end_reason TEXT,
+    outcome TEXT NOT NULL, attempts_used INTEGER NOT NULL, provenance TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS episodes_task ON episodes (task_id);
+CREATE TABLE IF NOT EXISTS events (
+    episode_id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (episode_id, seq));
+"""
+_EPISODE_UPSERT = (
+    "INSERT INTO episodes VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(episode_id) DO UPDATE SET "
+    "ended_at=excluded.ended_at, end_reason=excluded.end_reason, outcome=excluded.outcome, "
+    "attempts_used=excluded.attempts_used, provenance=excluded.provenance"
+)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(SCHEMA)
+    conn.execute("INSERT OR IGNORE INTO record_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    return conn
+
+
+class RecordStore:
+    """Queue records for the writer thread; read them back (after `flush`) for resources and exports."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._conn = _connect(path)
+        self._read_lock = threading.Lock()
+        self._queue: queue.Queue[EpisodeRecord | EventRecord | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._write_forever, name="medgym-records", daemon=True)
+        self._thread.start()
+        self.write_errors = 0
+
+    # -- writing --------------------------------------------------------------------------------
+    def put(self, record: EpisodeRecord | EventRecord) -> None:
+        self._queue.put(record)
+
+    def flush(self) -> None:
+        """Wait until everything queued so far is committed (or failed)."""
+        self._queue.join()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        self._conn.close()
+
+    def _write_forever(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < 500:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in batch
+            self._commit([r for r in batch if r is not None])
+            for _ in batch:
+                self._queue.task_done()
+            if stop:
+                return
+
+    def _commit(self, batch: list[EpisodeRecord | EventRecord]) -> None:
+        for attempt in range(3):
+            try:
+                with self._read_lock:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    for record in batch:
+                        self._write(record)
+                    self._conn.execute("COMMIT")
+                return
+            except sqlite3.Error as exc:
+                with self._read_lock:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                self.write_errors += 1
+                log.error("could not write %d episode record(s) to %s (attempt %d): %s",
+                          len(batch), self.path, attempt + 1, exc)
+                threading.Event().wait(0.5 * (attempt + 1))
+        log.error("episode records lost after 3 attempts: %s", [type(r).__name__ for r in batch])
+
+    def _write(self, record: EpisodeRecord | EventRecord) -> None:
+        if isinstance(record, EpisodeRecord):
+            self._conn.execute(_EPISODE_UPSERT, (
+                record.episode_id, record.schema_version, record.task_id, record.dataset, record.client,
+                record.started_at, record.ended_at, record.end_reason, record.outcome, record.attempts_used,
+                record.provenance.model_dump_json()))
+        else:
+            self._conn.execute("INSERT OR REPLACE INTO events VALUES (?,?,?)",
+                               (record.episode_id, record.seq, record.model_dump_json()))
+
+    # -- reading --------------------------------------------------------------------------------
+    def trajectory(self, episode_id: str) -> Trajectory | None:
+        self.flush()
+        with self._read_lock:
+            row = self._conn.execute("SELECT * FROM episodes WHERE episode_id=?", (episode_id,)).fetchone()
+            if row is None:
+                return None
+            events = self._conn.execute(
+                "SELECT body FROM events WHERE episode_id=? ORDER BY seq", (episode_id,)).fetchall()
+        return Trajectory(episode=_episode(row), events=[EventRecord.model_validate_json(e[0]) for e in events])
+
+    def episodes(self, dataset: str | None = None, outcome: str | None = None) -> Iterator[EpisodeRecord]:
+        self.flush()
+        clauses, params = [], []
+        for column, value in (("dataset", dataset), ("outcome", outcome)):
+            if value:
+                clauses.append(f"{column}=?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._read_lock:
+            rows = self._conn.execute(f"SELECT * FROM episodes {where} ORDER BY started_at", params).fetchall()
+        for row in rows:
+            yield _episode(row)
+
+
+def _episode(row: tuple[Any, ...]) -> EpisodeRecord:
+    keys = ("episode_id", "schema_version", "task_id", "dataset", "client", "started_at", "ended_at",
+            "end_reason", "outcome", "attempts_used", "provenance")
+    data = dict(zip(keys, row, strict=True))
+    data["provenance"] = json.loads(data["provenance"])
+    return EpisodeRecord.model_validate(data)
