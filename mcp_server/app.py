@@ -147,13 +147,21 @@ def _register_catalog(mcp: MCPServer[AppState], settings: Settings) -> None:
             return catalog.list_tasks(_state(ctx).services, dataset, split, category, search, limit, cursor)
 
     @mcp.tool(title="Get a task", annotations=READ_ONLY)
-    def get_task(ctx: Context[AppState, Any], task_id: TaskId, episode_id: EpisodeId = None) -> TaskView:
+    def get_task(
+        ctx: Context[AppState, Any],
+        task_id: TaskId,
+        episode_id: EpisodeId = None,
+        new_episode: Annotated[bool, Field(description="open another, parallel episode of this task (e.g. "
+                                                       "one per sample); pass its episode_id to later calls")] = False,
+    ) -> TaskView:
         """The task statement: question, context, data files, answer format, limits and attempts.
 
         Opens an episode for this task (your attempts and sandbox), without starting a container.
         """
-        with recorded(ctx, settings, "get_task", {"task_id": task_id, "episode_id": episode_id}) as call:
-            view = catalog.get_task(_state(ctx).services, client_identity(ctx, settings), task_id, episode_id)
+        arguments = {"task_id": task_id, "episode_id": episode_id, "new_episode": new_episode}
+        with recorded(ctx, settings, "get_task", arguments) as call:
+            view = catalog.get_task(_state(ctx).services, client_identity(ctx, settings), task_id, episode_id,
+                                    new_episode)
             call.result = view
             return view
 

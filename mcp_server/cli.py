@@ -51,10 +51,44 @@ def _parser() -> argparse.ArgumentParser:
     image.add_parser("status", parents=[common], help="is the image present and current?")
 
     commands.add_parser("doctor", parents=[common], help="check Docker, the image and the data directory")
+    _eval_parser(commands, common)
+    export = commands.add_parser("export", parents=[common], help="training data from a run directory or the store")
+    export.add_argument("source", nargs="?", help="a run directory, a folder of runs, or medgym.sqlite "
+                                                  "(default: the store in MEDGYM_HOME)")
+    export.add_argument("--format", choices=["sft", "dpo", "raw"], required=True)
+    export.add_argument("--out", required=True, help="the JSONL file to write")
+    export.add_argument("--dataset")
+    export.add_argument("--outcome", choices=["correct", "incorrect", "unsubmitted", "error"])
+    export.add_argument("--run", help="only this run (a folder name under SOURCE)")
+    export.add_argument("--include-oracle", action="store_true",
+                        help="also export oracle runs (they contain the pack's hidden reference solutions)")
+    report = commands.add_parser("report", parents=[common], help="an HTML report comparing run directories")
+    report.add_argument("run_dirs", nargs="+")
+    report.add_argument("--out", default="report.html")
     demo = commands.add_parser("demo", parents=[common],
                                help="a scripted MCP session that opens, solves and scores built-in tasks")
     demo.add_argument("--per-dataset", type=int, default=2, help="tasks per built-in dataset")
     return parser
+
+
+def _eval_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    run = commands.add_parser("eval", parents=[common], help="run an agent over tasks through MCP and score it")
+    run.add_argument("--agent", required=True, help="oracle | openai | module:function (a custom async agent)")
+    run.add_argument("--dataset")
+    run.add_argument("--split")
+    run.add_argument("--category")
+    run.add_argument("--limit", type=int, help="at most this many tasks")
+    run.add_argument("--tasks-file", help="a file with one task id per line")
+    run.add_argument("--samples", type=int, default=1, help="attempts per task (pass@k)")
+    run.add_argument("--concurrency", type=int, default=4, help="episodes in parallel")
+    run.add_argument("--url", help="a running medgym HTTP server (default: spawn `medgym serve` over stdio)")
+    run.add_argument("--run-dir", help="results folder (default runs/<time>-<agent>); reuse it to resume")
+    run.add_argument("--base-url", help="openai: the chat-completions endpoint's base URL (…/v1)")
+    run.add_argument("--model", help="openai: model name")
+    run.add_argument("--api-key-env", help="openai: NAME of the environment variable holding the API key")
+    run.add_argument("--max-turns", type=int, default=15)
+    run.add_argument("--temperature", type=float, default=0.0)
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -87,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "image": commands.image,
         "doctor": commands.doctor,
         "demo": commands.demo,
+        "eval": commands.evaluate,
+        "export": commands.export,
+        "report": commands.report,
     }
     try:
         return handlers[args.command](settings, args)

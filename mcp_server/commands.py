@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from mcp_server.lifespan import configured_roots
 from mcp_server.settings import Settings
@@ -151,3 +152,78 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.pack:
         raise CommandError("the demo runs on the built-in pack; do not set MEDGYM_PACK=0")
     return anyio.run(run_demo, settings, args.per_dataset)
+
+
+def evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    import anyio
+
+    from evaluation import agents
+    from evaluation.runner import EvalOptions, Selection, run_eval
+    from evaluation.summary import markdown, summarize
+
+    try:
+        agent, info = _agent(settings, args)
+    except agents.AgentSetupError as exc:
+        raise CommandError(str(exc)) from None
+    if args.samples < 1 or args.concurrency < 1:
+        raise CommandError("--samples and --concurrency must be at least 1")
+    run_dir = Path(args.run_dir or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-{info.get('model') or info['kind']}")
+    selection = Selection(args.dataset, args.split, args.category, args.limit,
+                          Path(args.tasks_file) if args.tasks_file else None)
+    env = {"MEDGYM_HOME": str(settings.home), "MEDGYM_IMAGE": settings.image}
+    if settings.data_dir is not None:
+        env["MEDGYM_DATA_DIR"] = str(settings.data_dir)
+    options = EvalOptions(run_dir=run_dir, agent=agent, agent_info=info, selection=selection, samples=args.samples,
+                          concurrency=args.concurrency, url=args.url, server_env=env, quiet=args.quiet)
+    rows = anyio.run(run_eval, options)
+    table = markdown(summarize(rows), f"{run_dir.name}: {info.get('model') or info['kind']}")
+    (run_dir / "summary.md").write_text(table + "\n", encoding="utf-8")
+    print(table)
+    print(f"\nrun directory: {run_dir}", file=sys.stderr)
+    return 0
+
+
+def _agent(settings: Settings, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    from evaluation import agents
+    from task_store.pack.build import pack_dir
+
+    if args.agent == "oracle":
+        return agents.oracle_agent(settings.db_path, pack_dir(settings.home, settings.pack_seed)), {"kind": "oracle"}
+    if args.agent == "openai":
+        if not args.base_url or not args.model:
+            raise agents.AgentSetupError("--agent openai needs --base-url and --model")
+        chat = agents.ChatSettings(args.base_url, args.model, args.api_key_env, args.max_turns, args.temperature)
+        return agents.openai_agent(chat), agents.describe("openai", chat, None)
+    if ":" in args.agent:
+        return agents.python_agent(args.agent), {"kind": "python", "spec": args.agent}
+    raise agents.AgentSetupError("--agent must be oracle, openai or module:function")
+
+
+def export(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from trajectory.export import export as run_export
+
+    source = Path(args.source) if args.source else settings.db_path
+    if not source.exists():
+        raise CommandError(f"{source} does not exist")
+    count = run_export(source, args.format, Path(args.out), dataset=args.dataset, outcome=args.outcome,
+                       run=args.run, include_oracle=args.include_oracle)
+    print(f"wrote {count} {args.format} line(s) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def report(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from evaluation.report import write_report
+
+    missing = [d for d in args.run_dirs if not (Path(d) / "results.jsonl").is_file()]
+    if missing:
+        raise CommandError(f"not run directories (no results.jsonl): {', '.join(missing)}")
+    out = write_report([Path(d) for d in args.run_dirs], Path(args.out))
+    print(f"wrote {out}", file=sys.stderr)
+    return 0

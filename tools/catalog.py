@@ -72,13 +72,17 @@ def list_tasks(
         raise ToolInputError(str(exc)) from None
 
 
-def get_task(services: Services, client: str | None, task_id: str, episode_id: str | None = None) -> TaskView:
+def get_task(
+    services: Services, client: str | None, task_id: str, episode_id: str | None = None, new_episode: bool = False
+) -> TaskView:
     try:
         task = services.store.get(task_id)
     except UnknownTaskError as exc:
         raise ToolInputError(str(exc)) from None
-    if client is None and not episode_id:
-        episode = services.episodes.open(task_id, None)  # sessionless: the result carries the id
+    if new_episode and episode_id:
+        raise ToolInputError("pass either episode_id (an open episode) or new_episode=true, not both")
+    if new_episode or (client is None and not episode_id):
+        episode = services.episodes.open(task_id, client)  # the result carries the new episode's id
     else:
         episode = resolve_episode(services, client, task_id, episode_id)
     episode.touch()

@@ -3,7 +3,7 @@
 The pack is laid out exactly like a MedAgentGym data directory, so it is indexed, mounted and
 served by the same code as a user's data:
 
-    <home>/pack/v<PACK_VERSION>-seed<seed>/
+    <home>/pack/v<PACK_VERSION>-seed<seed>-<hash of the generator code>/
         manifest.json
         medgym_ehr/   PATIENTS.csv ... mimic_iii.sqlite, train_tasks.jsonl, test_tasks.jsonl
         medgym_calc/  train_tasks.jsonl, test_tasks.jsonl
@@ -16,6 +16,7 @@ task file they are never mounted into a sandbox. The same seed always gives the 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import shutil
@@ -36,8 +37,17 @@ PACK_DATASETS = (EHR, CALC, POWER)
 QUARANTINE = "quarantined_tasks.jsonl"
 
 
+def generator_hash() -> str:
+    """Changes whenever the pack's generator code changes, so a stale cached pack is never served."""
+    digest = hashlib.sha256(str(PACK_VERSION).encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def pack_dir(home: Path, seed: int = DEFAULT_SEED) -> Path:
-    return home / "pack" / f"v{PACK_VERSION}-seed{seed}"
+    return home / "pack" / f"v{PACK_VERSION}-seed{seed}-{generator_hash()}"
 
 
 def ensure_pack(home: Path, seed: int = DEFAULT_SEED) -> Path:

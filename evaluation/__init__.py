@@ -1,0 +1,1 @@
+"""Scripted MCP clients: `medgym eval` (agents over a task selection), results and reports."""

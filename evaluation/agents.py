@@ -1,0 +1,132 @@
+"""Agents for `medgym eval`: an async callable that works one `EpisodeSession` to the end.
+
+- `oracle`: runs the built-in pack's reference solution and submits its last line (a sanity check
+  of the whole loop; reads the solutions from the local store, never from the server);
+- `openai`: any OpenAI-compatible chat-completions endpoint with tool calling;
+- `python`: `module:function`, an `async def agent(session: EpisodeSession) -> None`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from evaluation.session import EpisodeSession
+from evaluation.transcript import TOOL_SPECS, Message
+
+Agent = Callable[[EpisodeSession], Awaitable[None]]
+NUDGE = "Use the tools: run_code to compute, then submit_answer with your final answer."
+
+
+class AgentSetupError(ValueError):
+    """The agent cannot be built from the options given (the message says what to fix)."""
+
+
+def oracle_agent(db_path: Path, pack_root: Path) -> Agent:
+    from task_store.store import DataRoot, TaskStore
+
+    store = TaskStore.open(db_path, [DataRoot("pack", pack_root)])
+
+    async def oracle(session: EpisodeSession) -> None:
+        code = store.reference_solution(session.task_id)
+        if not code:
+            raise AgentSetupError(f"{session.task_id} has no reference solution (only built-in pack tasks do)")
+        result = await session.run_code(code, timeout_s=120)
+        lines = str(result.get("stdout", "")).strip().splitlines()
+        if lines:
+            await session.submit(json.loads(lines[-1]))
+
+    return oracle
+
+
+def python_agent(spec: str) -> Agent:
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise AgentSetupError("--agent python needs --agent-spec module:function")
+    try:
+        function = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise AgentSetupError(f"cannot load {spec}: {exc}") from None
+    if not inspect.iscoroutinefunction(function):
+        raise AgentSetupError(f"{spec} must be an async function taking an EpisodeSession")
+    agent: Agent = function
+    return agent
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    base_url: str
+    model: str
+    api_key_env: str | None = None
+    max_turns: int = 15
+    temperature: float = 0.0
+    timeout_s: float = 300.0
+
+
+def openai_agent(settings: ChatSettings) -> Agent:
+    """The model gets run_code and submit_answer as tools; its calls are forwarded to medgym."""
+    key = os.environ.get(settings.api_key_env, "") if settings.api_key_env else ""
+    if settings.api_key_env and not key:
+        raise AgentSetupError(f"the environment variable {settings.api_key_env} (--api-key-env) is empty or unset")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    url = settings.base_url.rstrip("/") + "/chat/completions"
+
+    async def agent(session: EpisodeSession) -> None:
+        async with httpx.AsyncClient(timeout=settings.timeout_s, headers=headers) as http:
+            for _ in range(settings.max_turns):
+                message = await _complete(http, url, settings, session.messages)
+                if not await _act(session, message):
+                    session.messages.append({"role": "user", "content": NUDGE})
+                if session.finished:
+                    return
+
+    return agent
+
+
+async def _complete(http: httpx.AsyncClient, url: str, settings: ChatSettings, messages: list[Message]) -> Message:
+    body = {"model": settings.model, "messages": messages, "tools": TOOL_SPECS, "tool_choice": "auto",
+            "temperature": settings.temperature}
+    response = await http.post(url, json=body)
+    if response.status_code >= 400:
+        raise RuntimeError(f"chat completions endpoint answered {response.status_code}: {response.text[:300]}")
+    choice = response.json()["choices"][0]["message"]
+    return dict(choice)
+
+
+async def _act(session: EpisodeSession, message: Message) -> bool:
+    """Forward the message's tool calls; False when the model answered without calling a tool."""
+    calls = message.get("tool_calls") or []
+    assistant = {"role": "assistant", "content": message.get("content"), "tool_calls": calls} if calls else {
+        "role": "assistant", "content": message.get("content") or ""}
+    session.messages.append(assistant)
+    session.turns += 1
+    for call in calls:
+        function = call.get("function") or {}
+        try:
+            arguments = json.loads(function.get("arguments") or "{}")
+        except ValueError:
+            arguments = None
+        if not isinstance(arguments, dict) or function.get("name") not in ("run_code", "submit_answer"):
+            session.messages.append({"role": "tool", "tool_call_id": call.get("id"), "content": json.dumps(
+                {"error": "unknown tool or arguments that are not a JSON object"})})
+            continue
+        await session.call(function["name"], arguments, call_id=call.get("id"), record_call=False)
+        if session.finished:
+            break
+    return bool(calls)
+
+
+def describe(agent_kind: str, settings: ChatSettings | None, spec: str | None) -> dict[str, Any]:
+    if agent_kind == "openai" and settings is not None:
+        return {"kind": "openai", "model": settings.model, "base_url": settings.base_url,
+                "max_turns": settings.max_turns, "temperature": settings.temperature,
+                "api_key_env": settings.api_key_env}
+    return {"kind": agent_kind, "spec": spec}

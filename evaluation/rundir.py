@@ -1,0 +1,94 @@
+"""A run directory: `results.jsonl` (one row per finished episode), `metadata.json`,
+`transcripts/<episode_id>.json` and `summary.md`. Rows are appended and flushed one by one, so a
+run killed midway keeps every finished episode and resumes with the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from evaluation.transcript import Message
+
+
+class ResultRow(BaseModel):
+    task_id: str
+    sample: int
+    episode_id: str
+    dataset: str
+    split: str
+    category: str
+    agent: str
+    model: str | None = None
+    submitted: bool
+    correct: bool
+    score: float = 0.0
+    feedback: str | None = None
+    turns: int = 0
+    run_code_calls: int = 0
+    duration_s: float = 0.0
+    error: str | None = Field(None, description="the agent or harness failed (not a wrong answer)")
+    transcript: str | None = Field(None, description="path of the transcript, relative to the run directory")
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.task_id, self.sample)
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = path
+        self.results_path = path / "results.jsonl"
+        self.metadata_path = path / "metadata.json"
+        self.transcripts = path / "transcripts"
+
+    def create(self) -> None:
+        self.transcripts.mkdir(parents=True, exist_ok=True)
+
+    def rows(self) -> list[ResultRow]:
+        """Every complete row (a line cut short by a kill is dropped, and truncated away)."""
+        if not self.results_path.is_file():
+            return []
+        rows: list[ResultRow] = []
+        good_bytes = 0
+        with self.results_path.open("rb") as handle:
+            for line in handle:
+                try:
+                    rows.append(ResultRow.model_validate_json(line))
+                except ValueError:
+                    break
+                good_bytes += len(line)
+        if good_bytes != self.results_path.stat().st_size:
+            with self.results_path.open("r+b") as handle:
+                handle.truncate(good_bytes)
+        return rows
+
+    def append(self, row: ResultRow) -> None:
+        with self.results_path.open("a", encoding="utf-8") as handle:
+            handle.write(row.model_dump_json() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def write_transcript(self, episode_id: str, messages: list[Message]) -> str:
+        relative = f"transcripts/{episode_id}.json"
+        (self.path / relative).write_text(json.dumps(messages, indent=1), encoding="utf-8")
+        return relative
+
+    def transcript(self, row: ResultRow) -> list[Message]:
+        if not row.transcript:
+            return []
+        loaded: list[Message] = json.loads((self.path / row.transcript).read_text(encoding="utf-8"))
+        return loaded
+
+    def metadata(self) -> dict[str, Any]:
+        if not self.metadata_path.is_file():
+            return {}
+        loaded: dict[str, Any] = json.loads(self.metadata_path.read_text(encoding="utf-8"))
+        return loaded
+
+    def write_metadata(self, metadata: dict[str, Any]) -> None:
+        self.metadata_path.write_text(json.dumps(metadata, indent=2, default=str) + "\n", encoding="utf-8")

@@ -1,0 +1,83 @@
+"""`EpisodeSession`: what an agent gets — one episode of one task, driven through MCP tool calls.
+
+It opens its own episode (`get_task` with `new_episode`), passes the `episode_id` back on every
+call, counts turns and `run_code` calls, and keeps the transcript in the OpenAI chat format.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from mcp import Client
+
+from evaluation.transcript import Message, opening, tool_call, tool_result
+
+
+class ToolCallError(RuntimeError):
+    """A tool returned an error (the message is what the model would read)."""
+
+
+class EpisodeSession:
+    def __init__(self, client: Client, task_id: str):
+        self._client = client
+        self.task_id = task_id
+        self.view: dict[str, Any] = {}
+        self.episode_id = ""
+        self.messages: list[Message] = []
+        self.turns = 0
+        self.run_code_calls = 0
+        self.verdict: dict[str, Any] | None = None
+        self._ids = itertools.count(1)
+
+    async def open(self) -> dict[str, Any]:
+        self.view = await self._raw("get_task", {"task_id": self.task_id, "new_episode": True})
+        self.episode_id = self.view["episode_id"]
+        self.messages = opening(self.view)
+        return self.view
+
+    @property
+    def finished(self) -> bool:
+        return self.verdict is not None and bool(self.verdict.get("episode_ended"))
+
+    async def run_code(self, code: str, timeout_s: float = 30.0, note: str | None = None) -> dict[str, Any]:
+        """Run code in the episode's sandbox (a turn of the transcript)."""
+        return await self.call("run_code", {"code": code, "timeout_s": timeout_s}, note)
+
+    async def submit(self, answer: Any, note: str | None = None) -> dict[str, Any]:
+        return await self.call("submit_answer", {"answer": answer}, note)
+
+    async def call(self, tool: str, arguments: dict[str, Any], note: str | None = None,
+                   call_id: str | None = None, record_call: bool = True) -> dict[str, Any]:
+        """Forward one of the model's tool calls (task_id and episode_id are filled in here).
+
+        Returns the structured result, or `{"error": message}` when the tool reported an error.
+        """
+        call_id = call_id or f"call_{next(self._ids)}"
+        if record_call:
+            self.turns += 1
+            self.messages.append(tool_call(call_id, tool, arguments, note))
+        try:
+            payload = await self._raw(tool, {**arguments, "task_id": self.task_id, "episode_id": self.episode_id})
+        except ToolCallError as exc:
+            payload = {"error": str(exc)}
+        self.messages.append(tool_result(call_id, payload))
+        if tool == "run_code":
+            self.run_code_calls += 1
+        if tool == "submit_answer" and "error" not in payload:
+            self.verdict = payload
+        return payload
+
+    async def _raw(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        result = await self._client.call_tool(tool, arguments)
+        if result.is_error:
+            raise ToolCallError(" ".join(getattr(c, "text", "") for c in result.content))
+        return dict(result.structured_content or {})
+
+    async def abandon(self) -> None:
+        """End an unsubmitted episode so its sandbox is freed (reset_task opens an idle successor)."""
+        if self.episode_id and not self.finished:
+            try:
+                await self._raw("reset_task", {"task_id": self.task_id, "episode_id": self.episode_id})
+            except ToolCallError:
+                pass

@@ -1,0 +1,83 @@
+"""Transcripts in the OpenAI chat format, shared by the agents, the run directory and the exports.
+
+A transcript is a list of messages: a system prompt, the task statement as the user message,
+then assistant messages with `tool_calls` (`run_code`, `submit_answer`) and `tool` messages with
+each call's result as JSON, exactly what the model saw.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+Message = dict[str, Any]
+
+SYSTEM_PROMPT = (
+    "You are a biomedical data scientist solving a MedAgentGym task. Use run_code to run Python 3 "
+    "(pandas, numpy, scipy, scikit-learn and statsmodels are installed; the task's data is read-only "
+    "under /data/<dataset>/; there is no network; files you write to /workspace persist). Print what "
+    "you need to see. When you are sure, call submit_answer once with the answer in the requested format."
+)
+
+TOOL_SPECS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "run_code",
+            "description": "Run Python 3 in the task's sandbox, like `python script.py` in /workspace. "
+                           "Returns exit_code, stdout, stderr, duration_ms, timed_out, oom_killed.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "description": "Python source"},
+                    "timeout_s": {"type": "number", "description": "seconds (default 30)"},
+                },
+                "required": ["code"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "submit_answer",
+            "description": "Submit the final answer; it is scored against hidden ground truth.",
+            "parameters": {
+                "type": "object",
+                "properties": {"answer": {"description": "string, number, boolean or list, as the task asks"}},
+                "required": ["answer"],
+            },
+        },
+    },
+]
+
+
+def task_statement(view: dict[str, Any]) -> str:
+    """The user message: what `get_task` showed, as text (never anything hidden)."""
+    parts = [f"Task {view['task_id']} ({view['dataset']}, {view['category']})"]
+    if view.get("instructions"):
+        parts.append(f"Instructions:\n{view['instructions']}")
+    parts.append(f"Question:\n{view['question']}")
+    if view.get("context"):
+        parts.append(f"Context:\n{view['context']}")
+    if view.get("data_files"):
+        parts.append("Data files:\n" + "\n".join(f"- {f['path']}: {f['description']}" for f in view["data_files"]))
+    answer = view.get("answer_format") or {}
+    parts.append(f"Answer format ({answer.get('kind')}): {answer.get('how_to_submit')}")
+    return "\n\n".join(parts)
+
+
+def opening(view: dict[str, Any]) -> list[Message]:
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": task_statement(view)}]
+
+
+def tool_call(call_id: str, name: str, arguments: dict[str, Any], content: str | None = None) -> Message:
+    return {
+        "role": "assistant",
+        "content": content,
+        "tool_calls": [{"id": call_id, "type": "function",
+                        "function": {"name": name, "arguments": json.dumps(arguments)}}],
+    }
+
+
+def tool_result(call_id: str, payload: dict[str, Any]) -> Message:
+    return {"role": "tool", "tool_call_id": call_id, "content": json.dumps(payload)}

@@ -1,0 +1,67 @@
+"""A scripted OpenAI-compatible chat-completions server, for protocol tests of the openai agent."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Script = dict[str, str]  # model name -> reference solution (for the "solver" behaviour)
+
+
+def _reply(message: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": message,
+                                                                  "finish_reason": "stop"}]}
+
+
+def _call(name: str, arguments: dict[str, Any], n: int) -> dict[str, Any]:
+    return {"role": "assistant", "content": None, "tool_calls": [
+        {"id": f"c{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}]}
+
+
+def respond(model: str, messages: list[dict[str, Any]], solutions: dict[str, str]) -> dict[str, Any]:
+    """Behaviour by model name: solver, wrong, chatty (never calls a tool), looper (runs code forever)."""
+    tools_seen = [m for m in messages if m["role"] == "tool"]
+    turn = sum(1 for m in messages if m["role"] == "assistant") + 1
+    if model == "chatty":
+        return {"role": "assistant", "content": "I think the answer is probably 42."}
+    if model == "looper":
+        return _call("run_code", {"code": "print('still looking')"}, turn)
+    if model == "wrong":
+        return _call("submit_answer", {"answer": -987654.321}, turn)
+    task_id = messages[1]["content"].split()[1]
+    if not tools_seen:
+        return _call("run_code", {"code": solutions[task_id], "timeout_s": 120}, turn)
+    stdout = json.loads(tools_seen[-1]["content"])["stdout"]
+    return _call("submit_answer", {"answer": json.loads(stdout.strip().splitlines()[-1])}, turn)
+
+
+@contextmanager
+def fake_chat_server(solutions: dict[str, str]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Serve on a free port; yields (base URL, the requests received)."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+            payload = json.dumps(_reply(respond(body["model"], body["messages"], solutions))).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", received
+    finally:
+        server.shutdown()

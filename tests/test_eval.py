@@ -1,0 +1,131 @@
+"""`medgym eval`: the oracle solves the pack, a wrong agent scores 0, the openai agent's tool loop,
+concurrency without lost or duplicated rows, and resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from evaluation.rundir import RunDir
+from mcp_server.lifespan import configured_roots
+from mcp_server.settings import Settings
+from task_store.store import TaskStore
+from tests.conftest import IMAGE
+from tests.fake_chat import fake_chat_server
+from trajectory.store import RecordStore
+
+pytestmark = pytest.mark.usefixtures("docker_ready")
+MEDGYM = str(Path(sys.executable).parent / "medgym")
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "MEDGYM_HOME": str(home), "MEDGYM_IMAGE": IMAGE, "MEDGYM_POOL_SIZE": "4",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **extra}
+
+
+def _eval(home: Path, run_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    command = [MEDGYM, "eval", "--run-dir", str(run_dir), "--quiet", *args]
+    return subprocess.run(command, env=env or _env(home), capture_output=True, text=True, timeout=1200)
+
+
+def _sample_tasks(home: Path, path: Path, per_dataset: int | None) -> list[str]:
+    """The whole pack (None) or a sample spread over every category of every dataset."""
+    from mcp_server.certify import select
+
+    store = TaskStore.open(home / "medgym.sqlite", configured_roots(Settings(home=home)))
+    ids = [t.task_id for t in select(store, None, per_dataset * 3 if per_dataset else None)]
+    path.write_text("\n".join(ids) + "\n")
+    return ids
+
+
+def test_oracle_solves_the_whole_pack_and_every_episode_is_recorded(pack_home: Path, tmp_path: Path) -> None:
+    ids = _sample_tasks(pack_home, tmp_path / "tasks.txt", None)
+    assert len(ids) >= 1000
+    run_dir = tmp_path / "oracle"
+    started = time.time()
+    result = _eval(pack_home, run_dir, "--agent", "oracle", "--tasks-file", str(tmp_path / "tasks.txt"),
+                   "--concurrency", "8", env=_env(pack_home, MEDGYM_POOL_SIZE="8"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = RunDir(run_dir).rows()
+    assert len(rows) == len(ids) == len({r.key for r in rows})
+    assert all(r.correct and r.error is None for r in rows), [r for r in rows if not r.correct][:3]
+    assert "| all |" in result.stdout and "100.0%" in result.stdout
+    assert (run_dir / "summary.md").is_file() and json.loads((run_dir / "metadata.json").read_text())["agent"]
+    records = RecordStore(pack_home / "medgym.sqlite")
+    by_id = {e.episode_id: e for e in records.episodes() if e.started_at >= started}
+    records.close()
+    for row in rows:
+        episode = by_id[row.episode_id]
+        assert episode.outcome == "correct" and episode.provenance.image_id and episode.provenance.verifier
+
+
+def test_a_wrong_agent_scores_zero(pack_home: Path, tmp_path: Path) -> None:
+    _sample_tasks(pack_home, tmp_path / "tasks.txt", 4)
+    result = _eval(pack_home, tmp_path / "wrong", "--agent", "tests.eval_agents:wrong",
+                   "--tasks-file", str(tmp_path / "tasks.txt"), "--samples", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = RunDir(tmp_path / "wrong").rows()
+    assert len(rows) == 24 and all(r.submitted and not r.correct for r in rows)
+    assert all(r.run_code_calls == 1 and r.turns == 2 for r in rows)
+
+
+def test_openai_agent_tool_loop_turn_limit_and_scoring(pack_home: Path, tmp_path: Path) -> None:
+    ids = _sample_tasks(pack_home, tmp_path / "tasks.txt", 2)
+    store = TaskStore.open(pack_home / "medgym.sqlite", configured_roots(Settings(home=pack_home)))
+    solutions = {task_id: store.reference_solution(task_id) or "" for task_id in ids}
+    env = _env(pack_home, FAKE_KEY="sk-test-123")
+    tasks = ["--tasks-file", str(tmp_path / "tasks.txt")]
+    with fake_chat_server(solutions) as (base_url, received):
+        common = ["--agent", "openai", "--base-url", base_url, "--api-key-env", "FAKE_KEY", "--max-turns", "3"]
+        for model in ("solver", "wrong", "chatty", "looper"):
+            result = _eval(pack_home, tmp_path / model, *common, "--model", model, *tasks, env=env)
+            assert result.returncode == 0, result.stderr[-2000:]
+    rows = {model: RunDir(tmp_path / model).rows() for model in ("solver", "wrong", "chatty", "looper")}
+    assert all(r.correct and r.turns == 2 and r.run_code_calls == 1 for r in rows["solver"])
+    assert all(r.submitted and not r.correct for r in rows["wrong"])
+    assert all(not r.submitted and r.turns == 3 and r.run_code_calls == 0 for r in rows["chatty"])
+    assert all(not r.submitted and r.turns == 3 and r.run_code_calls == 3 for r in rows["looper"])
+    request = received[0]
+    assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer sk-test-123"
+    assert {t["function"]["name"] for t in request["body"]["tools"]} == {"run_code", "submit_answer"}
+    assert request["body"]["messages"][0]["role"] == "system"
+    transcript = RunDir(tmp_path / "solver").transcript(rows["solver"][0])
+    assert [m["role"] for m in transcript] == ["system", "user", "assistant", "tool", "assistant", "tool"]
+    assert "sk-test-123" not in json.dumps(json.loads((tmp_path / "solver" / "metadata.json").read_text()))
+
+
+def test_concurrency_and_resume_after_a_kill(pack_home: Path, tmp_path: Path) -> None:
+    ids = _sample_tasks(pack_home, tmp_path / "tasks.txt", 20)
+    run_dir = tmp_path / "resumed"
+    command = [MEDGYM, "eval", "--run-dir", str(run_dir), "--quiet", "--agent", "oracle", "--tasks-file",
+               str(tmp_path / "tasks.txt"), "--concurrency", "8"]
+    first = subprocess.Popen(command, env=_env(pack_home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    results = run_dir / "results.jsonl"
+    deadline = time.monotonic() + 300
+    while not results.exists() or len(results.read_text().splitlines()) < 15:
+        assert first.poll() is None and time.monotonic() < deadline, "the first run ended too early"
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    done_before = {r.key for r in RunDir(run_dir).rows()}
+    assert 15 <= len(done_before) < len(ids)
+    resumed_at = time.time()
+    second = subprocess.run(command, env=_env(pack_home), capture_output=True, text=True, timeout=1200)
+    assert second.returncode == 0, second.stderr[-2000:]
+    rows = RunDir(run_dir).rows()
+    keys = Counter(r.key for r in rows)
+    assert len(rows) == len(ids) and max(keys.values()) == 1  # nothing lost, nothing duplicated
+    assert all(r.correct for r in rows)
+    records = RecordStore(pack_home / "medgym.sqlite")
+    rerun = [e for e in records.episodes() if e.started_at >= resumed_at and e.task_id in set(ids)]
+    records.close()
+    assert len({e.task_id for e in rerun if e.outcome != "unsubmitted"}) == len(ids) - len(done_before)

@@ -1,0 +1,262 @@
+"""Export episodes as JSON Lines for training: SFT conversations, DPO preference pairs, or raw records.
+
+Sources. `source` is one of
+- a run directory (it has `results.jsonl`; messages come from `transcripts/<episode_id>.json`);
+- a folder of run directories: all of them, in name order, or only the one named by `run`;
+- a medgym SQLite store file (`medgym.sqlite`): messages are rebuilt from the recorded events.
+
+Messages are OpenAI chat messages (`evaluation.transcript`): `{"role": "system"|"user", "content"}`,
+`{"role": "assistant", "content", "tool_calls": [{"id", "type": "function", "function": {"name",
+"arguments": <JSON string>}}]}` and `{"role": "tool", "tool_call_id", "content": <JSON string>}`; no
+other keys are kept. Rebuilt from the store: the system prompt and `task_statement(get_task result)`,
+then for every `run_code` / `submit_answer` event in order an assistant message calling it (ids `call_1`,
+`call_2`, ...; arguments limited to those in `TOOL_SPECS`, so never `task_id` or `episode_id`) and a
+tool message with the result exactly as returned, or `{"error": <message>}` for a tool error.
+
+Outcomes. A store episode has its recorded outcome. A run-directory row is `error` if its `error` is
+set, else `correct` if correct, `incorrect` if submitted, `unsubmitted` otherwise.
+
+Formats (one JSON object per line):
+- `sft`: one line per correct episode:
+  `{"messages": [...], "tools": TOOL_SPECS, "metadata": {"task_id", "dataset", "episode_id", "source"}}`.
+- `dpo`: within one source, for each task with at least one correct and one failed (`incorrect` or
+  `unsubmitted`) episode with the same prompt, one line per failed episode, paired with the task's
+  correct episodes round-robin (episodes ordered by task id and sample, or by start time in a store):
+  `{"prompt": [system, user], "chosen": [rest of the correct episode], "rejected": [rest of the failed
+  one], "metadata": {"task_id", "dataset", "chosen_episode_id", "rejected_episode_id", "source"}}`.
+- `raw`: a run directory gives `{"result": <results.jsonl row>, "messages": [...]}` per row; a store
+  gives `{"episode": <EpisodeRecord>, "events": [<EventRecord>, ...]}` per episode.
+`source` is `run:<run directory name>` or `store:<file name>`. Episodes without messages (no
+transcript, no recorded get_task) are left out of `sft` and `dpo`; `error` and still-active episodes
+are never in `dpo`.
+
+Filters select episodes before formatting: `dataset`, `outcome`, `run`. Runs of the oracle agent
+(their code is the built-in pack's hidden reference solutions) are skipped unless `include_oracle`.
+Nothing is exported but what the agent saw and did: no answer keys, no fields beyond those above.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+from evaluation.rundir import ResultRow, RunDir
+from evaluation.transcript import TOOL_SPECS, Message, opening, tool_call, tool_result
+from trajectory.records import EventRecord, Trajectory
+from trajectory.store import RecordStore
+
+Kind = Literal["sft", "dpo", "raw"]
+OutcomeFilter = Literal["correct", "incorrect", "unsubmitted", "error"]
+OUTCOMES = ("correct", "incorrect", "unsubmitted", "error")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+TOOL_ARGUMENTS = {spec["function"]["name"]: set(spec["function"]["parameters"]["properties"]) for spec in TOOL_SPECS}
+MESSAGE_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One episode of either source, its messages and raw record loaded on demand."""
+
+    task_id: str
+    dataset: str
+    episode_id: str
+    outcome: str
+    source: str
+    messages: Callable[[], list[Message]]
+    raw: Callable[[], dict[str, Any] | None]
+
+
+def export(
+    source: Path, kind: Kind, out: Path, *, dataset: str | None = None, outcome: OutcomeFilter | None = None,
+    run: str | None = None, include_oracle: bool = False,
+) -> int:
+    """Write the selected episodes of `source` to `out` in the `kind` format; return the lines written."""
+    if kind not in FORMATS:
+        raise ValueError(f"unknown export kind {kind!r} (use sft, dpo or raw)")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r} (use {', '.join(OUTCOMES)})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    count = 0
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            for episodes in _sources(source, run, include_oracle, dataset, outcome):
+                for line in FORMATS[kind](episodes):
+                    handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    count += 1
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, out)
+    return count
+
+
+def row_outcome(row: ResultRow) -> OutcomeFilter:
+    if row.error is not None:
+        return "error"
+    return "correct" if row.correct else "incorrect" if row.submitted else "unsubmitted"
+
+
+def is_oracle_run(run: RunDir, rows: list[ResultRow]) -> bool:
+    """Whether the run's agent is the oracle (metadata `agent` as a kind or `{"kind": ...}`, or the rows)."""
+    metadata = run.metadata()
+    agent = metadata.get("agent")
+    kinds = {agent.get("kind"), agent.get("name")} if isinstance(agent, dict) else {agent}
+    kinds |= {metadata.get("agent_kind")} | {row.agent for row in rows}
+    return "oracle" in kinds
+
+
+def rebuild(trajectory: Trajectory) -> list[Message]:
+    """The episode's transcript from its events ([] without a recorded get_task result)."""
+    view = next((e.result for e in trajectory.events if e.tool == "get_task" and e.result), None)
+    if view is None:
+        return []
+    messages = opening(view)
+    calls = [e for e in trajectory.events if e.tool in TOOL_ARGUMENTS]
+    for number, event in enumerate(calls, start=1):
+        call_id = f"call_{number}"
+        messages.append(tool_call(call_id, event.tool, _arguments(event)))
+        messages.append(tool_result(call_id, event.result if event.result is not None else {"error": event.error}))
+    return messages
+
+
+# -- sources --------------------------------------------------------------------------------------
+def _sources(
+    source: Path, run: str | None, include_oracle: bool, dataset: str | None, outcome: str | None,
+) -> Iterator[Iterable[Episode]]:
+    if source.is_file():
+        if run is not None:
+            raise ValueError("`run` selects a run directory; a store has none")
+        yield from _store_source(source, dataset, outcome)
+        return
+    for path in _run_dirs(source, run):
+        rundir = RunDir(path)
+        rows = rundir.rows()
+        if include_oracle or not is_oracle_run(rundir, rows):
+            yield _run_episodes(rundir, rows, dataset, outcome)
+
+
+def _run_dirs(source: Path, run: str | None) -> list[Path]:
+    if (source / "results.jsonl").is_file():
+        if run is not None and run != source.name:
+            raise ValueError(f"{source} is the run {source.name!r}, not {run!r}")
+        return [source]
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source}: no such run directory or store file")
+    runs = sorted(p for p in source.iterdir() if (p / "results.jsonl").is_file())
+    if run is not None:
+        runs = [p for p in runs if p.name == run]
+    if not runs:
+        raise ValueError(f"{source} holds no run directory" + (f" named {run!r}" if run else ""))
+    return runs
+
+
+def _run_episodes(run: RunDir, rows: list[ResultRow], dataset: str | None, outcome: str | None) -> Iterator[Episode]:
+    source = f"run:{run.path.name}"
+    for row in sorted(rows, key=lambda r: (r.task_id, r.sample, r.episode_id)):
+        state = row_outcome(row)
+        if (dataset and row.dataset != dataset) or (outcome and state != outcome):
+            continue
+        messages = partial(_transcript, run, row)
+        raw = partial(_raw_row, row, messages)
+        yield Episode(row.task_id, row.dataset, row.episode_id, state, source, messages, raw)
+
+
+def _transcript(run: RunDir, row: ResultRow) -> list[Message]:
+    return [_clean(message) for message in run.transcript(row)]
+
+
+def _raw_row(row: ResultRow, messages: Callable[[], list[Message]]) -> dict[str, Any]:
+    return {"result": row.model_dump(mode="json"), "messages": messages()}
+
+
+def _store_source(path: Path, dataset: str | None, outcome: str | None) -> Iterator[Iterable[Episode]]:
+    with path.open("rb") as handle:
+        if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+            raise ValueError(f"{path} is neither a run directory nor a medgym SQLite store")
+    store = RecordStore(path)
+    try:
+        yield _store_episodes(store, f"store:{path.name}", dataset, outcome)
+    finally:
+        store.close()
+
+
+def _store_episodes(store: RecordStore, source: str, dataset: str | None, outcome: str | None) -> Iterator[Episode]:
+    for record in list(store.episodes(dataset=dataset, outcome=outcome)):
+        yield Episode(record.task_id, record.dataset, record.episode_id, record.outcome, source,
+                      partial(_rebuilt, store, record.episode_id), partial(_raw_record, store, record.episode_id))
+
+
+def _rebuilt(store: RecordStore, episode_id: str) -> list[Message]:
+    trajectory = store.trajectory(episode_id)
+    return rebuild(trajectory) if trajectory is not None else []
+
+
+def _raw_record(store: RecordStore, episode_id: str) -> dict[str, Any] | None:
+    trajectory = store.trajectory(episode_id)
+    if trajectory is None:
+        return None
+    return {"episode": trajectory.episode.model_dump(mode="json"),
+            "events": [event.model_dump(mode="json") for event in trajectory.events]}
+
+
+def _arguments(event: EventRecord) -> dict[str, Any]:
+    allowed = TOOL_ARGUMENTS[event.tool]
+    return {key: value for key, value in event.arguments.items() if key in allowed}
+
+
+def _clean(message: Message) -> Message:
+    kept = {key: message[key] for key in MESSAGE_KEYS if key in message}
+    if "tool_calls" in kept:
+        kept["tool_calls"] = [
+            {"id": call["id"], "type": call.get("type", "function"),
+             "function": {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}}
+            for call in kept["tool_calls"]
+        ]
+    return kept
+
+
+# -- formats --------------------------------------------------------------------------------------
+def _sft(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
+    for episode in episodes:
+        if episode.outcome != "correct":
+            continue
+        messages = episode.messages()
+        if len(messages) > 2:
+            metadata = {"task_id": episode.task_id, "dataset": episode.dataset,
+                        "episode_id": episode.episode_id, "source": episode.source}
+            yield {"messages": messages, "tools": TOOL_SPECS, "metadata": metadata}
+
+
+def _dpo(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
+    won: dict[tuple[str, str], list[tuple[Episode, list[Message]]]] = defaultdict(list)
+    lost: dict[tuple[str, str], list[tuple[Episode, list[Message]]]] = defaultdict(list)
+    for episode in episodes:
+        if episode.outcome not in ("correct", "incorrect", "unsubmitted"):
+            continue
+        messages = episode.messages()
+        if len(messages) > 2:
+            key = (episode.task_id, json.dumps(messages[:2], sort_keys=True))
+            (won if episode.outcome == "correct" else lost)[key].append((episode, messages))
+    for key in [key for key in lost if key in won]:
+        for number, (loser, rejected) in enumerate(lost[key]):
+            winner, chosen = won[key][number % len(won[key])]
+            metadata = {"task_id": winner.task_id, "dataset": winner.dataset, "chosen_episode_id": winner.episode_id,
+                        "rejected_episode_id": loser.episode_id, "source": winner.source}
+            yield {"prompt": chosen[:2], "chosen": chosen[2:], "rejected": rejected[2:], "metadata": metadata}
+
+
+def _raw(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
+    for episode in episodes:
+        record = episode.raw()
+        if record is not None:
+            yield record
+
+
+FORMATS: dict[str, Callable[[Iterable[Episode]], Iterator[dict[str, Any]]]] = {"sft": _sft, "dpo": _dpo, "raw": _raw}
