@@ -67,14 +67,15 @@ async def connect(options: EvalOptions) -> AsyncIterator[Client]:
 async def select_tasks(client: Client, selection: Selection) -> list[str]:
     if selection.tasks_file is not None:
         lines = selection.tasks_file.read_text(encoding="utf-8").splitlines()
-        ids = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-        return ids[: selection.limit] if selection.limit else ids
-    filters = {k: v for k, v in (("dataset", selection.dataset), ("split", selection.split),
-                                 ("category", selection.category)) if v}
+        listed = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        return listed[: selection.limit] if selection.limit else listed
+    filters: dict[str, Any] = {k: v for k, v in (("dataset", selection.dataset), ("split", selection.split),
+                                                 ("category", selection.category)) if v}
     ids: list[str] = []
     cursor: str | None = None
     while selection.limit is None or len(ids) < selection.limit:
-        result = await client.call_tool("list_tasks", {**filters, "limit": 200, **({"cursor": cursor} if cursor else {})})
+        arguments = {**filters, "limit": 200, **({"cursor": cursor} if cursor else {})}
+        result = await client.call_tool("list_tasks", arguments)
         if result.is_error:
             raise ValueError(" ".join(getattr(c, "text", "") for c in result.content))
         page = result.structured_content or {}

@@ -6,6 +6,7 @@ call, counts turns and `run_code` calls, and keeps the transcript in the OpenAI 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from typing import Any
 
@@ -77,7 +78,5 @@ class EpisodeSession:
     async def abandon(self) -> None:
         """End an unsubmitted episode so its sandbox is freed (reset_task opens an idle successor)."""
         if self.episode_id and not self.finished:
-            try:
+            with contextlib.suppress(ToolCallError):
                 await self._raw("reset_task", {"task_id": self.task_id, "episode_id": self.episode_id})
-            except ToolCallError:
-                pass

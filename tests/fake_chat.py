@@ -45,7 +45,7 @@ def fake_chat_server(solutions: dict[str, str]) -> Iterator[tuple[str, list[dict
     received: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             received.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
             payload = json.dumps(_reply(respond(body["model"], body["messages"], solutions))).encode()
