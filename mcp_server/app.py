@@ -84,8 +84,8 @@ def recorded(ctx: Context[AppState, Any], settings: Settings, tool: str, argumen
         raise ToolError(error) from None
     finally:
         state = _state(ctx)
-        record_call(state.recorder, state.services.episodes, client_identity(ctx, settings), tool, arguments,
-                    call.result, error, kind, (time.perf_counter() - started) * 1000)
+        record_call(state.recorder, state.services.episodes, state.services.store, client_identity(ctx, settings),
+                    tool, arguments, call.result, error, kind, (time.perf_counter() - started) * 1000)
 
 
 def _state(ctx: Context[AppState, Any]) -> AppState:

@@ -47,8 +47,9 @@ def start_recording(settings: Settings, tasks: TaskStore, episodes: EpisodeManag
 
 
 def record_call(
-    recorder: Recorder, episodes: EpisodeManager, client: str | None, tool: str, arguments: dict[str, Any],
-    result: BaseModel | None, error: str | None, error_kind: str | None, duration_ms: float,
+    recorder: Recorder, episodes: EpisodeManager, tasks: TaskStore, client: str | None, tool: str,
+    arguments: dict[str, Any], result: BaseModel | None, error: str | None, error_kind: str | None,
+    duration_ms: float,
 ) -> None:
     """Record one call of a per-episode tool under the episode it concerned."""
     if tool not in RECORDED_TOOLS:
@@ -58,7 +59,17 @@ def record_call(
         episode = episodes.peek(str(arguments.get("task_id", "")), client, arguments.get("episode_id"))
         episode_id = episode.episode_id if episode else None
     if episode_id is not None:
-        recorder.event(episode_id, tool, arguments, result, error, error_kind, duration_ms)
+        reference = tool == "run_code" and _is_reference(tasks, str(arguments.get("task_id")), arguments.get("code"))
+        recorder.event(episode_id, tool, arguments, result, error, error_kind, duration_ms, reference)
+
+
+def _is_reference(tasks: TaskStore, task_id: str, code: object) -> bool:
+    """Whether `code` is the task's hidden reference solution (an oracle run)."""
+    try:
+        reference = tasks.reference_solution(task_id)
+    except UnknownTaskError:
+        return False
+    return bool(reference) and isinstance(code, str) and code.strip() == (reference or "").strip()
 
 
 def _episode_of(tool: str, result: BaseModel | None) -> str | None:

@@ -65,6 +65,14 @@ def test_oracle_solves_the_whole_pack_and_every_episode_is_recorded(pack_home: P
     for row in rows:
         episode = by_id[row.episode_id]
         assert episode.outcome == "correct" and episode.provenance.image_id and episode.provenance.verifier
+        assert episode.used_reference_solution  # the server noticed the hidden reference solution
+    # oracle runs carry the pack's hidden reference solutions: exports leave them out unless asked
+    from trajectory.export import export
+
+    assert export(run_dir, "sft", tmp_path / "none.jsonl") == 0
+    exported = export(pack_home / "medgym.sqlite", "sft", tmp_path / "store.jsonl")
+    lines = (tmp_path / "store.jsonl").read_text().splitlines()
+    assert exported == len(lines) and not {json.loads(line)["metadata"]["episode_id"] for line in lines} & set(by_id)
 
 
 def test_a_wrong_agent_scores_zero(pack_home: Path, tmp_path: Path) -> None:
@@ -75,6 +83,29 @@ def test_a_wrong_agent_scores_zero(pack_home: Path, tmp_path: Path) -> None:
     rows = RunDir(tmp_path / "wrong").rows()
     assert len(rows) == 24 and all(r.submitted and not r.correct for r in rows)
     assert all(r.run_code_calls == 1 and r.turns == 2 for r in rows)
+    _assert_exports_hold_no_ground_truth(pack_home, tmp_path, tmp_path / "wrong", {r.task_id for r in rows})
+
+
+def _assert_exports_hold_no_ground_truth(home: Path, tmp_path: Path, run_dir: Path, task_ids: set[str]) -> None:
+    from trajectory.export import export
+
+    store = TaskStore.open(home / "medgym.sqlite", configured_roots(Settings(home=home)))
+    secrets: set[str] = set()
+    for task_id in task_ids:
+        key = store.answer_key(task_id).model_dump()
+        values = [v for k, v in key.items() if k != "kind"]
+        secrets |= {str(x) for v in values for x in (v if isinstance(v, list) else [v]) if len(str(x)) >= 5}
+        secrets.add((store.reference_solution(task_id) or "").strip()[:200])
+    secrets.discard("")
+    for source in (run_dir, home / "medgym.sqlite"):
+        for kind in ("raw", "dpo", "sft"):
+            out = tmp_path / f"export-{kind}.jsonl"
+            export(source, kind, out, include_oracle=False)  # type: ignore[arg-type]
+            text = out.read_text()
+            for line in text.splitlines():
+                json.loads(line)
+            leaked = [s for s in secrets if s in text]
+            assert not leaked, (source, kind, leaked[:3])
 
 
 def test_openai_agent_tool_loop_turn_limit_and_scoring(pack_home: Path, tmp_path: Path) -> None:

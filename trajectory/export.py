@@ -31,7 +31,9 @@ transcript, no recorded get_task) are left out of `sft` and `dpo`; `error` and s
 are never in `dpo`.
 
 Filters select episodes before formatting: `dataset`, `outcome`, `run`. Runs of the oracle agent
-(their code is the built-in pack's hidden reference solutions) are skipped unless `include_oracle`.
+(their code is the built-in pack's hidden reference solutions) are skipped unless `include_oracle`;
+in a store, episodes whose `run_code` ran a task's reference solution are flagged by the server
+(`used_reference_solution`) and skipped the same way.
 Nothing is exported but what the agent saw and did: no answer keys, no fields beyond those above.
 """
 
@@ -133,7 +135,7 @@ def _sources(
     if source.is_file():
         if run is not None:
             raise ValueError("`run` selects a run directory; a store has none")
-        yield from _store_source(source, dataset, outcome)
+        yield from _store_source(source, dataset, outcome, include_oracle)
         return
     for path in _run_dirs(source, run):
         rundir = RunDir(path)
@@ -176,19 +178,25 @@ def _raw_row(row: ResultRow, messages: Callable[[], list[Message]]) -> dict[str,
     return {"result": row.model_dump(mode="json"), "messages": messages()}
 
 
-def _store_source(path: Path, dataset: str | None, outcome: str | None) -> Iterator[Iterable[Episode]]:
+def _store_source(
+    path: Path, dataset: str | None, outcome: str | None, include_oracle: bool
+) -> Iterator[Iterable[Episode]]:
     with path.open("rb") as handle:
         if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
             raise ValueError(f"{path} is neither a run directory nor a medgym SQLite store")
     store = RecordStore(path)
     try:
-        yield _store_episodes(store, f"store:{path.name}", dataset, outcome)
+        yield _store_episodes(store, f"store:{path.name}", dataset, outcome, include_oracle)
     finally:
         store.close()
 
 
-def _store_episodes(store: RecordStore, source: str, dataset: str | None, outcome: str | None) -> Iterator[Episode]:
+def _store_episodes(
+    store: RecordStore, source: str, dataset: str | None, outcome: str | None, include_oracle: bool
+) -> Iterator[Episode]:
     for record in list(store.episodes(dataset=dataset, outcome=outcome)):
+        if record.used_reference_solution and not include_oracle:
+            continue  # its code is a built-in task's hidden reference solution
         yield Episode(record.task_id, record.dataset, record.episode_id, record.outcome, source,
                       partial(_rebuilt, store, record.episode_id), partial(_raw_record, store, record.episode_id))
 

@@ -24,6 +24,7 @@ class Recorder:
         self._seq: dict[str, int] = {}
         self._records: dict[str, EpisodeRecord] = {}
         self._verifier_failed: set[str] = set()
+        self._used_reference: set[str] = set()
 
     def opened(self, episode_id: str, task_id: str, client: str | None, verifier: str | None) -> None:
         record = EpisodeRecord(
@@ -40,6 +41,8 @@ class Recorder:
             record = self._records.pop(episode_id, None)  # its events may still follow (the final submit)
             failed = episode_id in self._verifier_failed
             self._verifier_failed.discard(episode_id)
+            used_reference = episode_id in self._used_reference
+            self._used_reference.discard(episode_id)
         if record is None:
             return
         outcome: Outcome = (
@@ -48,11 +51,12 @@ class Recorder:
         )
         self.store.put(record.model_copy(update={
             "ended_at": time.time(), "end_reason": reason, "outcome": outcome, "attempts_used": attempts_used,
+            "used_reference_solution": used_reference,
         }))
 
     def event(
         self, episode_id: str, tool: str, arguments: dict[str, Any], result: BaseModel | None,
-        error: str | None, error_kind: str | None, duration_ms: float,
+        error: str | None, error_kind: str | None, duration_ms: float, reference_solution: bool = False,
     ) -> None:
         with self._lock:
             if episode_id not in self._seq:
@@ -61,6 +65,8 @@ class Recorder:
             seq = self._seq[episode_id]
             if error_kind == "verifier":
                 self._verifier_failed.add(episode_id)
+            if reference_solution:
+                self._used_reference.add(episode_id)
         payload = result.model_dump(mode="json") if result is not None else None
         self.store.put(EventRecord(
             episode_id=episode_id, seq=seq, at=time.time(), tool=tool, arguments=arguments, result=payload,

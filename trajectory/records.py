@@ -40,6 +40,9 @@ class EpisodeRecord(BaseModel):
     end_reason: str | None = None
     outcome: Outcome = "active"
     attempts_used: int = 0
+    used_reference_solution: bool = Field(
+        False, description="the episode ran a built-in task's hidden reference solution (an oracle run): "
+                           "exports skip it unless asked to include oracle runs")
     provenance: Provenance
 
 

@@ -25,15 +25,16 @@ CREATE TABLE IF NOT EXISTS record_meta (key TEXT PRIMARY KEY, value TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS episodes (
     episode_id TEXT PRIMARY KEY, schema_version INTEGER NOT NULL, task_id TEXT NOT NULL,
     dataset TEXT NOT NULL, client TEXT, started_at REAL NOT NULL, ended_at REAL, end_reason TEXT,
-    outcome TEXT NOT NULL, attempts_used INTEGER NOT NULL, provenance TEXT NOT NULL);
+    outcome TEXT NOT NULL, attempts_used INTEGER NOT NULL, used_reference INTEGER NOT NULL,
+    provenance TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS episodes_task ON episodes (task_id);
 CREATE TABLE IF NOT EXISTS events (
     episode_id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (episode_id, seq));
 """
 _EPISODE_UPSERT = (
-    "INSERT INTO episodes VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(episode_id) DO UPDATE SET "
+    "INSERT INTO episodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(episode_id) DO UPDATE SET "
     "ended_at=excluded.ended_at, end_reason=excluded.end_reason, outcome=excluded.outcome, "
-    "attempts_used=excluded.attempts_used, provenance=excluded.provenance"
+    "attempts_used=excluded.attempts_used, used_reference=excluded.used_reference, provenance=excluded.provenance"
 )
 
 
@@ -111,7 +112,7 @@ class RecordStore:
             self._conn.execute(_EPISODE_UPSERT, (
                 record.episode_id, record.schema_version, record.task_id, record.dataset, record.client,
                 record.started_at, record.ended_at, record.end_reason, record.outcome, record.attempts_used,
-                record.provenance.model_dump_json()))
+                int(record.used_reference_solution), record.provenance.model_dump_json()))
         else:
             self._conn.execute("INSERT OR REPLACE INTO events VALUES (?,?,?)",
                                (record.episode_id, record.seq, record.model_dump_json()))
@@ -143,7 +144,8 @@ class RecordStore:
 
 def _episode(row: tuple[Any, ...]) -> EpisodeRecord:
     keys = ("episode_id", "schema_version", "task_id", "dataset", "client", "started_at", "ended_at",
-            "end_reason", "outcome", "attempts_used", "provenance")
+            "end_reason", "outcome", "attempts_used", "used_reference_solution", "provenance")
     data = dict(zip(keys, row, strict=True))
     data["provenance"] = json.loads(data["provenance"])
+    data["used_reference_solution"] = bool(data["used_reference_solution"])
     return EpisodeRecord.model_validate(data)
