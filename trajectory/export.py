@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -56,7 +57,6 @@ from trajectory.store import RecordStore
 Kind = Literal["sft", "dpo", "raw"]
 OutcomeFilter = Literal["correct", "incorrect", "unsubmitted", "error"]
 OUTCOMES = ("correct", "incorrect", "unsubmitted", "error")
-SQLITE_MAGIC = b"SQLite format 3\x00"
 TOOL_ARGUMENTS = {spec["function"]["name"]: set(spec["function"]["parameters"]["properties"]) for spec in TOOL_SPECS}
 MESSAGE_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
 
@@ -181,10 +181,14 @@ def _raw_row(row: ResultRow, messages: Callable[[], list[Message]]) -> dict[str,
 def _store_source(
     path: Path, dataset: str | None, outcome: str | None, include_oracle: bool
 ) -> Iterator[Iterable[Episode]]:
-    with path.open("rb") as handle:
-        if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
-            raise ValueError(f"{path} is neither a run directory nor a medgym SQLite store")
-    store = RecordStore(path)
+    # Never open() a live SQLite file outside SQLite: closing that descriptor would drop the POSIX
+    # locks this process's own connections hold on it, and concurrent writers could corrupt it.
+    if path.suffix not in (".sqlite", ".db", ".sqlite3"):
+        raise ValueError(f"{path} is neither a run directory nor a medgym SQLite store (.sqlite)")
+    try:
+        store = RecordStore(path)
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"{path} is not a medgym SQLite store: {exc}") from None
     try:
         yield _store_episodes(store, f"store:{path.name}", dataset, outcome, include_oracle)
     finally:
