@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pydantic import BaseModel
@@ -9,12 +10,14 @@ from pydantic import BaseModel
 from mcp_server import __version__
 from mcp_server.episodes import Episode, EpisodeManager
 from mcp_server.settings import Settings
+from sandbox.labels import OWNER, is_orphan, owner_label
 from scoring.verify import verifier_name
 from task_store.store import TaskStore, UnknownTaskError
 from trajectory.recorder import Recorder
 from trajectory.records import Provenance
 from trajectory.store import RecordStore
 
+log = logging.getLogger(__name__)
 RECORDED_TOOLS = ("get_task", "run_code", "submit_answer", "reset_task")
 
 
@@ -41,7 +44,11 @@ def start_recording(settings: Settings, tasks: TaskStore, episodes: EpisodeManag
                     image_id: str | None) -> Recorder:
     provenance = Provenance(medgym_version=__version__, image=settings.image, image_id=image_id,
                             limits=settings.limits.model_dump(), max_attempts=settings.max_attempts)
-    recorder = Recorder(RecordStore(settings.db_path), provenance)
+    store = RecordStore(settings.db_path)
+    closed = store.close_abandoned(lambda server: is_orphan({OWNER: server}))
+    if closed:
+        log.warning("%d episode(s) of a medgym server that died were closed as 'server_lost'", closed)
+    recorder = Recorder(store, provenance, server=owner_label())
     episodes.listeners.append(EpisodeRecording(recorder, tasks))
     return recorder
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,8 @@ class ExecResult(BaseModel):
     timed_out: bool = False
     oom_killed: bool = False
     output_truncated: bool = False
+    limits_hit: list[Literal["timeout", "memory", "processes", "disk", "output"]] = Field(
+        default_factory=list, description="which sandbox limits this run ran into")
 
 
 @dataclass(frozen=True)

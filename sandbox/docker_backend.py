@@ -39,7 +39,7 @@ ENVIRONMENT = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "LANG": "C.UTF-8",
-    "MEDGYM_PRELOAD": "numpy,pandas",
+    "SANDBOX_PRELOAD": "numpy,pandas",
 }
 
 

@@ -69,6 +69,44 @@ def _oom_kills():
     return None
 
 
+def _set_dumpable(flag):
+    """prctl(PR_SET_DUMPABLE): a non-dumpable runner cannot be ptrace-attached (or have its /proc
+    files read) by the code it runs, although that code runs under the same uid."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, int(flag), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _pids_max_events():
+    """How often the container hit its process limit (cgroup v1 or v2), or None when unreadable."""
+    for path in ("/sys/fs/cgroup/pids.events", "/sys/fs/cgroup/pids/pids.events"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) == 2 and parts[0] == "max":
+                        return int(parts[1])
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _full_filesystems(paths=("/workspace", "/tmp")):
+    """The writable filesystems that are (nearly) full after a run."""
+    full = []
+    for path in paths:
+        try:
+            stats = os.statvfs(path)
+        except OSError:
+            continue
+        if stats.f_blocks and stats.f_bavail * stats.f_frsize < 64 * 1024:
+            full.append(path)
+    return full
+
+
 def _other_pids(exclude=None):
     mine = {1, os.getpid(), exclude}
     pids = []
@@ -189,6 +227,7 @@ def _child(code_r, status_w, out_w, err_w):
     """In the forked child: set up, wait for the code, run it as `python script.py`, never return."""
     status = 1
     try:
+        _set_dumpable(1)  # the child is an ordinary process again (its own /proc files, its OOM score)
         os.setsid()
         os.dup2(code_r, 3)
         os.dup2(status_w, 4)
@@ -205,7 +244,7 @@ def _child(code_r, status_w, out_w, err_w):
             pass
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.chdir(os.environ.get("MEDGYM_WORKDIR", "/workspace"))
+        os.chdir(os.environ.get("SANDBOX_WORKDIR", "/workspace"))
         request = _read_all(3)
         os.close(3)
         sys.stdin = open(0, closefd=False)
@@ -306,6 +345,7 @@ class Runner:
         payload = json.dumps({"code": request.get("code", ""), "filename": filename}).encode("utf-8")
         self._retire_pending()
         oom_before = _oom_kills()
+        pids_before = _pids_max_events()
         start = time.monotonic()
         child = self._take_spare(payload)
         captures = {child.out_r: _Capture(cap), child.err_r: _Capture(cap)}
@@ -328,6 +368,11 @@ class Runner:
             else:
                 oom_killed = outcome.exit_code == -signal.SIGKILL
         out, err = captures[child.out_r], captures[child.err_r]
+        pids_after = _pids_max_events()
+        limits = [name for name, hit in (
+            ("timeout", outcome.timed_out), ("memory", oom_killed),
+            ("processes", pids_before is not None and pids_after is not None and pids_after > pids_before),
+            ("disk", bool(_full_filesystems())), ("output", out.truncated or err.truncated)) if hit]
         return {
             "event": "result",
             "id": request.get("id"),
@@ -340,14 +385,26 @@ class Runner:
             "timed_out": outcome.timed_out,
             "oom_killed": oom_killed,
             "output_truncated": out.truncated or err.truncated,
+            "limits_hit": limits,
         }
 
     def after_reply(self):
-        """Off the critical path: kill what the run left behind and fork the next spare. The run's own
-        child is still tearing down its address space; it is finished off (harmlessly) next time."""
+        """Off the critical path: kill what the run left behind, fork the next spare, and reap the run's
+        own child once it has torn down its address space (a few ms; if it takes longer, e.g. because
+        something impersonated it, it is killed at the next run)."""
         sweep(exclude=self.pending[0] if self.pending else None)
         if self.spare is None:
             self.spare = Spare()
+        if self.pending is not None and self.pending[1] is not None:
+            pid, pidfd = self.pending
+            ready, _, _ = select.select([pidfd], [], [], 0.05)
+            if ready:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+                os.close(pidfd)
+                self.pending = None
 
     def _retire_pending(self):
         """SIGKILL the previous run's child through its pidfd (safe against pid reuse): it is
@@ -441,10 +498,11 @@ def _drain(captures, deadline):
 
 
 def main():
+    _set_dumpable(0)
     proto = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # stray prints of preloaded modules must not corrupt the protocol
-    loaded, failed = _preload(os.environ.get("MEDGYM_PRELOAD", PRELOAD_DEFAULT))
+    loaded, failed = _preload(os.environ.get("SANDBOX_PRELOAD", PRELOAD_DEFAULT))
     _send(proto, {"event": "ready", "protocol": PROTOCOL, "pid": os.getpid(),
                   "preloaded": loaded, "preload_failed": failed})
     gc.freeze()  # keep the preloaded heap shared with forked children (no copy-on-write by the GC)

@@ -51,16 +51,22 @@ def settings(tmp_path: Path, shared_dir: Path) -> Settings:
     return Settings(home=tmp_path / "home", data_dir=shared_dir, image=IMAGE, pack=False)
 
 
+def own_containers() -> set[str]:
+    """Sandbox containers started by this test process (its in-process servers and backends)."""
+    from sandbox.docker_backend import DockerBackend
+    from sandbox.labels import OWNER, owner_label
+
+    mine = owner_label()
+    return {c["Id"] for c in DockerBackend("tests").managed_containers() if (c.get("Labels") or {}).get(OWNER) == mine}
+
+
 @pytest.fixture
 def no_leftover_containers(docker_ready: None) -> Iterator[None]:
-    """Fail a test that leaves a sandbox container of its own behind."""
-    from sandbox.docker_backend import DockerBackend
-
-    backend = DockerBackend("tests")
-    before = {c["Id"] for c in backend.managed_containers()}
+    """Fail a test that leaves a sandbox container of its own behind (other processes' are ignored)."""
+    before = own_containers()
     yield
-    after = {c["Id"] for c in backend.managed_containers()}
-    assert after <= before, f"sandbox containers left behind: {sorted(after - before)}"
+    left = own_containers() - before
+    assert not left, f"sandbox containers left behind: {sorted(left)}"
 
 
 @pytest.fixture(scope="session")

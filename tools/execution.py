@@ -76,7 +76,8 @@ async def _with_progress(
     """Run the blocking call in a worker thread, reporting elapsed time every few seconds."""
     if on_progress is None:
         return await anyio.to_thread.run_sync(call)
-    result: list[ExecResult] = []
+    outcome: list[ExecResult] = []
+    failure: list[BaseException] = []
     async with anyio.create_task_group() as group:
 
         async def ticker() -> None:
@@ -91,6 +92,12 @@ async def _with_progress(
                     return
 
         group.start_soon(ticker)
-        result.append(await anyio.to_thread.run_sync(call))
-        group.cancel_scope.cancel()
-    return result[0]
+        try:
+            outcome.append(await anyio.to_thread.run_sync(call))
+        except Exception as exc:  # re-raised below, outside the task group (which would wrap it in a group)
+            failure.append(exc)
+        finally:
+            group.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
+    return outcome[0]

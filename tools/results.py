@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from task_store.models import AnswerFormat, DataFile
@@ -76,6 +78,9 @@ class RunResult(BaseModel):
     timed_out: bool
     oom_killed: bool
     output_truncated: bool
+    limits_hit: list[Literal["timeout", "memory", "processes", "disk", "output"]] = Field(
+        description="sandbox limits this run ran into: timeout, memory, processes, disk (/workspace or /tmp "
+                    "full), output (truncated)")
     episode_id: str
 
 

@@ -17,9 +17,10 @@ from trajectory.store import RecordStore
 
 
 class Recorder:
-    def __init__(self, store: RecordStore, provenance: Provenance):
+    def __init__(self, store: RecordStore, provenance: Provenance, server: str | None = None):
         self.store = store
         self.provenance = provenance
+        self.server = server
         self._lock = threading.Lock()
         self._seq: dict[str, int] = {}
         self._records: dict[str, EpisodeRecord] = {}
@@ -29,7 +30,8 @@ class Recorder:
     def opened(self, episode_id: str, task_id: str, client: str | None, verifier: str | None) -> None:
         record = EpisodeRecord(
             episode_id=episode_id, task_id=task_id, dataset=task_id.split("/", 1)[0], client=client,
-            started_at=time.time(), provenance=self.provenance.model_copy(update={"verifier": verifier}),
+            server=self.server, started_at=time.time(),
+            provenance=self.provenance.model_copy(update={"verifier": verifier}),
         )
         with self._lock:
             self._records[episode_id] = record

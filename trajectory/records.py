@@ -35,6 +35,7 @@ class EpisodeRecord(BaseModel):
     task_id: str
     dataset: str
     client: str | None
+    server: str | None = Field(None, description="owner label of the server process (host:pid:start time)")
     started_at: float
     ended_at: float | None = None
     end_reason: str | None = None

@@ -12,7 +12,8 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,20 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS record_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS episodes (
     episode_id TEXT PRIMARY KEY, schema_version INTEGER NOT NULL, task_id TEXT NOT NULL,
-    dataset TEXT NOT NULL, client TEXT, started_at REAL NOT NULL, ended_at REAL, end_reason TEXT,
-    outcome TEXT NOT NULL, attempts_used INTEGER NOT NULL, used_reference INTEGER NOT NULL,
+    dataset TEXT NOT NULL, client TEXT, server TEXT, started_at REAL NOT NULL, ended_at REAL, end_reason TEXT,
+    outcome TEXT NOT NULL, attempts_used INTEGER NOT NULL, used_reference INTEGER NOT NULL DEFAULT 0,
     provenance TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS episodes_task ON episodes (task_id);
 CREATE TABLE IF NOT EXISTS events (
     episode_id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (episode_id, seq));
 """
+EPISODE_COLUMNS = ("episode_id", "schema_version", "task_id", "dataset", "client", "server", "started_at", "ended_at",
+                   "end_reason", "outcome", "attempts_used", "used_reference", "provenance")
+# columns added after the first release of schema 1, with their definitions (added in place by `_migrate`)
+ADDED_COLUMNS = {"server": "TEXT", "used_reference": "INTEGER NOT NULL DEFAULT 0"}
 _EPISODE_UPSERT = (
-    "INSERT INTO episodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(episode_id) DO UPDATE SET "
+    f"INSERT INTO episodes ({', '.join(EPISODE_COLUMNS)}) VALUES ({', '.join('?' * len(EPISODE_COLUMNS))}) "
+    "ON CONFLICT(episode_id) DO UPDATE SET "
     "ended_at=excluded.ended_at, end_reason=excluded.end_reason, outcome=excluded.outcome, "
     "attempts_used=excluded.attempts_used, used_reference=excluded.used_reference, provenance=excluded.provenance"
 )
@@ -44,8 +50,20 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(SCHEMA)
+    _migrate(conn)
     conn.execute("INSERT OR IGNORE INTO record_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    present = {row[1] for row in conn.execute("PRAGMA table_info(episodes)")}
+    for column, definition in ADDED_COLUMNS.items():
+        if column not in present:
+            try:
+                conn.execute(f"ALTER TABLE episodes ADD COLUMN {column} {definition}")
+            except sqlite3.OperationalError as exc:  # another server added it at the same moment
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 class RecordStore:
@@ -111,17 +129,34 @@ class RecordStore:
         if isinstance(record, EpisodeRecord):
             self._conn.execute(_EPISODE_UPSERT, (
                 record.episode_id, record.schema_version, record.task_id, record.dataset, record.client,
-                record.started_at, record.ended_at, record.end_reason, record.outcome, record.attempts_used,
-                int(record.used_reference_solution), record.provenance.model_dump_json()))
+                record.server, record.started_at, record.ended_at, record.end_reason, record.outcome,
+                record.attempts_used, int(record.used_reference_solution), record.provenance.model_dump_json()))
         else:
             self._conn.execute("INSERT OR REPLACE INTO events VALUES (?,?,?)",
                                (record.episode_id, record.seq, record.model_dump_json()))
+
+    def close_abandoned(self, server_is_gone: Callable[[str], bool]) -> int:
+        """End the episodes left active by servers that died (killed, crashed): end reason
+        `server_lost`, so the record stays consistent. Returns how many were closed."""
+        with self._read_lock:
+            rows = self._conn.execute(
+                "SELECT episode_id, server, attempts_used FROM episodes WHERE outcome='active'").fetchall()
+            lost = [(eid, attempts) for eid, server, attempts in rows if server and server_is_gone(server)]
+            if not lost:
+                return 0
+            self._conn.execute("BEGIN IMMEDIATE")
+            for episode_id, attempts in lost:
+                self._conn.execute(
+                    "UPDATE episodes SET outcome=?, end_reason='server_lost', ended_at=? WHERE episode_id=?",
+                    ("incorrect" if attempts else "unsubmitted", time.time(), episode_id))
+            self._conn.execute("COMMIT")
+        return len(lost)
 
     # -- reading --------------------------------------------------------------------------------
     def trajectory(self, episode_id: str) -> Trajectory | None:
         self.flush()
         with self._read_lock:
-            row = self._conn.execute("SELECT * FROM episodes WHERE episode_id=?", (episode_id,)).fetchone()
+            row = self._conn.execute(f"SELECT {_COLUMNS} FROM episodes WHERE episode_id=?", (episode_id,)).fetchone()
             if row is None:
                 return None
             events = self._conn.execute(
@@ -137,15 +172,17 @@ class RecordStore:
                 params.append(value)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._read_lock:
-            rows = self._conn.execute(f"SELECT * FROM episodes {where} ORDER BY started_at", params).fetchall()
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM episodes {where} ORDER BY started_at", params).fetchall()
         for row in rows:
             yield _episode(row)
 
 
+_COLUMNS = ", ".join(EPISODE_COLUMNS)
+
+
 def _episode(row: tuple[Any, ...]) -> EpisodeRecord:
-    keys = ("episode_id", "schema_version", "task_id", "dataset", "client", "started_at", "ended_at",
-            "end_reason", "outcome", "attempts_used", "used_reference_solution", "provenance")
-    data = dict(zip(keys, row, strict=True))
+    data = dict(zip(EPISODE_COLUMNS, row, strict=True))
+    data["used_reference_solution"] = data.pop("used_reference")
     data["provenance"] = json.loads(data["provenance"])
     data["used_reference_solution"] = bool(data["used_reference_solution"])
     return EpisodeRecord.model_validate(data)
