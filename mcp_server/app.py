@@ -15,7 +15,8 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server import __version__
-from mcp_server.identity import client_identity
+from mcp_server.auth import StaticTokenVerifier, auth_settings, load_tokens
+from mcp_server.identity import client_identity, quota_key
 from mcp_server.lifespan import AppState, app_lifespan
 from mcp_server.recording import record_call
 from mcp_server.settings import Settings
@@ -112,9 +113,12 @@ def build_server(settings: Settings) -> ServerHandle:
             finally:
                 handle.state = None
 
+    tokens = load_tokens(settings) if settings.transport == "http" else {}
     mcp: MCPServer[AppState] = MCPServer(
         "medgym", title="medgym: MedAgentGym tasks with verified scores", instructions=INSTRUCTIONS,
         version=__version__, lifespan=lifespan, log_level=settings.log_level,
+        token_verifier=StaticTokenVerifier(tokens) if tokens else None,
+        auth=auth_settings(settings) if tokens else None,
     )
     handle = ServerHandle(mcp)
     _register_catalog(mcp, settings)
@@ -161,7 +165,7 @@ def _register_catalog(mcp: MCPServer[AppState], settings: Settings) -> None:
         arguments = {"task_id": task_id, "episode_id": episode_id, "new_episode": new_episode}
         with recorded(ctx, settings, "get_task", arguments) as call:
             view = catalog.get_task(_state(ctx).services, client_identity(ctx, settings), task_id, episode_id,
-                                    new_episode)
+                                    new_episode, quota_key(ctx, settings))
             call.result = view
             return view
 
@@ -222,7 +226,7 @@ def _register_actions(mcp: MCPServer[AppState], settings: Settings) -> None:
         """End the current episode of this task (its sandbox and files are destroyed) and open a fresh one."""
         with recorded(ctx, settings, "reset_task", {"task_id": task_id, "episode_id": episode_id}) as call:
             reset = await submission.reset_task(_state(ctx).services, client_identity(ctx, settings),
-                                                task_id, episode_id)
+                                                task_id, episode_id, quota_key(ctx, settings))
             call.result = reset
             return reset
 

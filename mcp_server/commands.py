@@ -18,13 +18,17 @@ class CommandError(RuntimeError):
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     from mcp_server.app import build_server
+    from mcp_server.auth import AuthConfigError
     from mcp_server.transports import serve_http, serve_stdio
 
-    handle = build_server(settings)
-    if settings.transport == "stdio":
-        serve_stdio(handle)
-    else:
-        serve_http(handle, settings)
+    try:
+        handle = build_server(settings)
+        if settings.transport == "stdio":
+            serve_stdio(handle)
+        else:
+            serve_http(handle, settings)
+    except AuthConfigError as exc:
+        raise CommandError(str(exc)) from None
     return 0
 
 

@@ -35,6 +35,7 @@ class Episode:
     task_id: str
     client: str | None
     max_attempts: int
+    quota_key: str | None = None
     created: float = field(default_factory=time.time)
     last_active: float = field(default_factory=time.monotonic)
     attempts_used: int = 0
@@ -69,10 +70,12 @@ class EpisodeListener(Protocol):
 class EpisodeManager:
     """The episode table of one server process (shared by all its clients)."""
 
-    def __init__(self, sandbox_factory: SandboxFactory, max_attempts: int, idle_timeout_s: float):
+    def __init__(self, sandbox_factory: SandboxFactory, max_attempts: int, idle_timeout_s: float,
+                 max_per_client: int = 32):
         self._factory = sandbox_factory
         self.max_attempts = max_attempts
         self.idle_timeout_s = idle_timeout_s
+        self.max_per_client = max_per_client
         self._episodes: dict[str, Episode] = {}
         self._current: dict[tuple[str, str], str] = {}
         self.listeners: list[EpisodeListener] = []
@@ -112,9 +115,17 @@ class EpisodeManager:
         current = self._current.get((client, task_id))
         return self._episodes.get(current) if current else None
 
-    def open(self, task_id: str, client: str | None) -> Episode:
+    def open(self, task_id: str, client: str | None, quota_key: str | None = None) -> Episode:
+        """A new episode; refused when its client already holds `max_per_client` active ones."""
+        key = quota_key or client
+        if key is not None:
+            active = sum(1 for e in self._episodes.values() if e.active and (e.quota_key or e.client) == key)
+            if active >= self.max_per_client:
+                raise EpisodeError(
+                    f"this client already has {active} open episodes (the limit is {self.max_per_client}): "
+                    "finish some with submit_answer, or end them with reset_task, before opening more")
         episode = Episode(episode_id="ep_" + uuid.uuid4().hex[:16], task_id=task_id, client=client,
-                          max_attempts=self.max_attempts)
+                          max_attempts=self.max_attempts, quota_key=key)
         self._episodes[episode.episode_id] = episode
         if client is not None:
             self._current[(client, task_id)] = episode.episode_id
@@ -155,7 +166,7 @@ class EpisodeManager:
             await self.drop_sandbox(episode)
 
     async def reset(
-        self, task_id: str, client: str | None, episode_id: str | None
+        self, task_id: str, client: str | None, episode_id: str | None, quota_key: str | None = None
     ) -> tuple[Episode, Episode | None]:
         """End the current episode of this task (if any) and open a fresh one: (new, old)."""
         old: Episode | None = None
@@ -166,7 +177,7 @@ class EpisodeManager:
         if old is not None:
             await self.end(old, "reset")
             client = old.client if client is None else client
-        return self.open(task_id, client), old
+        return self.open(task_id, client, quota_key), old
 
     async def end_client(self, client: str) -> None:
         for episode in self.episodes_of(client):

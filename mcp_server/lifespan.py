@@ -98,7 +98,7 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     if docker_ok:
         pool.warm(sandbox_spec(settings, store, None, {}))
     episodes = EpisodeManager(sandbox_factory(settings, store, pool), settings.max_attempts,
-                              settings.episode_idle_timeout_s)
+                              settings.episode_idle_timeout_s, settings.max_episodes_per_client)
     services = Services(store=store, episodes=episodes, limits=settings.limits,
                         max_attempts=settings.max_attempts)
     image_id = await anyio.to_thread.run_sync(_image_id, backend, settings.image) if docker_ok else None

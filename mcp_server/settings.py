@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from mcp_server import __version__
 from sandbox.limits import Limits
@@ -40,9 +40,14 @@ class Settings(BaseModel):
     host: str = Field("127.0.0.1", description="HTTP bind address")
     port: int = Field(8765, ge=0, le=65535, description="HTTP port")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="stderr log level")
+    token: SecretStr | None = Field(None, description="bearer token HTTP clients must send (required off loopback)")
+    token_file: Path | None = Field(None, description="file of bearer tokens, one per line: 'token' or 'name token'")
+    allowed_hosts: str = Field("", description="extra Host header values accepted over HTTP, comma-separated")
+    max_request_bytes: int = Field(2 * 1024 * 1024, ge=65536, description="largest HTTP request body accepted")
+    max_episodes_per_client: int = Field(32, ge=1, description="active episodes one client may hold at once")
     limits: Limits = Field(default_factory=Limits)
 
-    @field_validator("data_dir", "home", mode="before")
+    @field_validator("data_dir", "home", "token_file", mode="before")
     @classmethod
     def _expand(cls, value: Any) -> Any:
         if value in (None, ""):

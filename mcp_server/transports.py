@@ -9,8 +9,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+from mcp.server.transport_security import TransportSecuritySettings
 
 from mcp_server.app import ServerHandle
+from mcp_server.auth import AuthConfigError, load_tokens
 from mcp_server.identity import SESSION_HEADER
 from mcp_server.settings import Settings
 
@@ -48,10 +50,33 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """DNS-rebinding protection for every bind address (the SDK drops it for non-loopback ones)."""
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    if not is_loopback(settings.host) and settings.host not in ("0.0.0.0", "::"):
+        names.append(settings.host)
+    names += [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{name}:*" for name in names] + names,
+        allowed_origins=[f"{scheme}://{name}:*" for name in names for scheme in ("http", "https")]
+        + [f"{scheme}://{name}" for name in names for scheme in ("http", "https")],
+    )
+
+
 def http_app(handle: ServerHandle, settings: Settings) -> ASGIApp:
     """The streamable HTTP app at /mcp, wrapped so that ending a session ends its episodes."""
-    app = handle.mcp.streamable_http_app(host=settings.host)
+    app = handle.mcp.streamable_http_app(host=settings.host, transport_security=transport_security(settings),
+                                         max_request_body_size=settings.max_request_bytes)
     return session_end_middleware(app, handle)
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to serve a non-loopback address without bearer tokens."""
+    if not is_loopback(settings.host) and not load_tokens(settings):
+        raise AuthConfigError(
+            f"refusing to serve HTTP on {settings.host} without authentication: set MEDGYM_TOKEN (or "
+            "MEDGYM_TOKEN_FILE) to a secret of at least 16 characters, or bind 127.0.0.1")
 
 
 def session_end_middleware(app: ASGIApp, handle: ServerHandle) -> ASGIApp:
@@ -68,8 +93,7 @@ def session_end_middleware(app: ASGIApp, handle: ServerHandle) -> ASGIApp:
 def serve_http(handle: ServerHandle, settings: Settings) -> None:
     import uvicorn
 
-    if not is_loopback(settings.host):
-        log.warning("serving on %s: anyone who can reach this address can run code in sandboxes", settings.host)
+    check_exposure(settings)
     config = uvicorn.Config(http_app(handle, settings), host=settings.host, port=settings.port,
                             log_level=settings.log_level.lower(), lifespan="on", log_config=None)
     server = uvicorn.Server(config)

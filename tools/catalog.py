@@ -73,7 +73,8 @@ def list_tasks(
 
 
 def get_task(
-    services: Services, client: str | None, task_id: str, episode_id: str | None = None, new_episode: bool = False
+    services: Services, client: str | None, task_id: str, episode_id: str | None = None, new_episode: bool = False,
+    quota_key: str | None = None,
 ) -> TaskView:
     try:
         task = services.store.get(task_id)
@@ -82,7 +83,10 @@ def get_task(
     if new_episode and episode_id:
         raise ToolInputError("pass either episode_id (an open episode) or new_episode=true, not both")
     if new_episode or (client is None and not episode_id):
-        episode = services.episodes.open(task_id, client)  # the result carries the new episode's id
+        try:
+            episode = services.episodes.open(task_id, client, quota_key)  # the result carries the new id
+        except EpisodeError as exc:
+            raise ToolInputError(str(exc)) from None
     else:
         episode = resolve_episode(services, client, task_id, episode_id)
     episode.touch()

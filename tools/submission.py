@@ -64,11 +64,12 @@ def _score(services: Services, task_id: str, answer: AnswerValue) -> Score:
 
 
 async def reset_task(
-    services: Services, client: str | None, task_id: str, episode_id: str | None = None
+    services: Services, client: str | None, task_id: str, episode_id: str | None = None,
+    quota_key: str | None = None,
 ) -> ResetResult:
     _check_task(services, task_id)
     try:
-        episode, previous = await services.episodes.reset(task_id, client, episode_id)
+        episode, previous = await services.episodes.reset(task_id, client, episode_id, quota_key)
     except EpisodeError as exc:
         raise ToolInputError(str(exc)) from None
     return ResetResult(
