@@ -20,6 +20,8 @@ from typing import Any
 from trajectory.records import SCHEMA_VERSION, EpisodeRecord, EventRecord, Trajectory
 
 log = logging.getLogger(__name__)
+RETRY_INTERVAL_S = 1.0
+MAX_PENDING = 200_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS record_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,6 +76,8 @@ class RecordStore:
         self._conn = _connect(path)
         self._read_lock = threading.Lock()
         self._queue: queue.Queue[EpisodeRecord | EventRecord | None] = queue.Queue()
+        self._pending: list[EpisodeRecord | EventRecord] = []
+        self._last_error = ""
         self._thread = threading.Thread(target=self._write_forever, name="medgym-records", daemon=True)
         self._thread.start()
         self.write_errors = 0
@@ -83,8 +87,13 @@ class RecordStore:
         self._queue.put(record)
 
     def flush(self) -> None:
-        """Wait until everything queued so far is committed (or failed)."""
+        """Wait until everything queued so far is committed (or kept pending after a failure)."""
         self._queue.join()
+
+    @property
+    def pending(self) -> int:
+        """Records that could not be written yet (the store refused them, e.g. a full disk)."""
+        return len(self._pending)
 
     def close(self) -> None:
         self._queue.put(None)
@@ -93,37 +102,53 @@ class RecordStore:
 
     def _write_forever(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            try:
+                first = self._queue.get(timeout=RETRY_INTERVAL_S if self._pending else None)
+            except queue.Empty:
+                self._commit_pending()  # retry what failed (e.g. once disk space is freed)
+                continue
+            batch = [first]
             while len(batch) < 500:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             stop = None in batch
-            self._commit([r for r in batch if r is not None])
+            self._pending.extend(r for r in batch if r is not None)
+            self._commit_pending()
             for _ in batch:
                 self._queue.task_done()
             if stop:
+                if self._pending:
+                    log.error("%d episode record(s) could not be written to %s and are lost: %s",
+                              len(self._pending), self.path, self._last_error)
                 return
 
-    def _commit(self, batch: list[EpisodeRecord | EventRecord]) -> None:
-        for attempt in range(3):
-            try:
-                with self._read_lock:
-                    self._conn.execute("BEGIN IMMEDIATE")
-                    for record in batch:
-                        self._write(record)
-                    self._conn.execute("COMMIT")
-                return
-            except sqlite3.Error as exc:
-                with self._read_lock:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                self.write_errors += 1
-                log.error("could not write %d episode record(s) to %s (attempt %d): %s",
-                          len(batch), self.path, attempt + 1, exc)
-                threading.Event().wait(0.5 * (attempt + 1))
-        log.error("episode records lost after 3 attempts: %s", [type(r).__name__ for r in batch])
+    def _commit_pending(self) -> None:
+        """Write every pending record in one transaction; on failure keep them for the next try."""
+        if not self._pending:
+            return
+        try:
+            with self._read_lock:
+                self._conn.execute("BEGIN IMMEDIATE")
+                for record in self._pending:
+                    self._write(record)
+                self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with self._read_lock:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+            self.write_errors += 1
+            if str(exc) != self._last_error:
+                log.error("cannot write episode records to %s: %s; %d record(s) wait in memory and are written "
+                          "as soon as the store accepts them (free disk space?)", self.path, exc, len(self._pending))
+            self._last_error = str(exc)
+            del self._pending[:-MAX_PENDING]  # bounded: keep the newest
+            return
+        if self._last_error:
+            log.warning("episode records written again to %s (%d waited)", self.path, len(self._pending))
+        self._pending.clear()
+        self._last_error = ""
 
     def _write(self, record: EpisodeRecord | EventRecord) -> None:
         if isinstance(record, EpisodeRecord):
