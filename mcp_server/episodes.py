@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 EndReason = Literal["final_submission", "reset", "session_end", "idle_timeout", "shutdown", "sandbox_lost"]
 KEEP_FINISHED = 10_000
+OPEN_PER_SANDBOX = 50  # open episodes (most without a sandbox) allowed per allowed sandbox
 
 
 class EpisodeError(ValueError):
@@ -59,6 +61,13 @@ class Episode:
 SandboxFactory = Callable[[Episode], Sandbox]
 
 
+def _close_quietly(sandbox: Sandbox) -> None:
+    try:
+        sandbox.close()
+    except Exception as exc:  # the orphan reaper removes what could not be removed now
+        log.warning("could not remove a sandbox: %s", exc)
+
+
 class EpisodeListener(Protocol):
     """Told when episodes open and end (the recorder subscribes; episodes do not know about it)."""
 
@@ -79,6 +88,7 @@ class EpisodeManager:
         self._episodes: dict[str, Episode] = {}
         self._current: dict[tuple[str, str], str] = {}
         self.listeners: list[EpisodeListener] = []
+        self._closing = ThreadPoolExecutor(max_workers=4, thread_name_prefix="medgym-close")
 
     # -- finding episodes -----------------------------------------------------------------------
     def resolve(self, task_id: str, client: str | None, episode_id: str | None) -> Episode:
@@ -116,14 +126,14 @@ class EpisodeManager:
         return self._episodes.get(current) if current else None
 
     def open(self, task_id: str, client: str | None, quota_key: str | None = None) -> Episode:
-        """A new episode; refused when its client already holds `max_per_client` active ones."""
+        """A new episode (a shared server bounds how many one client keeps open)."""
         key = quota_key or client
-        if key is not None:
-            active = sum(1 for e in self._episodes.values() if e.active and (e.quota_key or e.client) == key)
-            if active >= self.max_per_client:
+        if key is not None and key != "stdio":
+            active = sum(1 for e in self._episodes.values() if e.active and e.quota_key == key)
+            if active >= self.max_per_client * OPEN_PER_SANDBOX:
                 raise EpisodeError(
-                    f"this client already has {active} open episodes (the limit is {self.max_per_client}): "
-                    "finish some with submit_answer, or end them with reset_task, before opening more")
+                    f"this client already has {active} open episodes: finish some with submit_answer, or end "
+                    "them with reset_task, before opening more")
         episode = Episode(episode_id="ep_" + uuid.uuid4().hex[:16], task_id=task_id, client=client,
                           max_attempts=self.max_attempts, quota_key=key)
         self._episodes[episode.episode_id] = episode
@@ -146,14 +156,31 @@ class EpisodeManager:
                 f"episode {episode.episode_id} has ended ({episode.ended}); call reset_task to start a fresh one"
             )
         if episode.sandbox is None:
+            self._check_sandbox_quota(episode)
             episode.sandbox = await anyio.to_thread.run_sync(self._factory, episode)
         return episode.sandbox
 
+    def _check_sandbox_quota(self, episode: Episode) -> None:
+        """On a shared server one client may run at most `max_per_client` sandboxes at once."""
+        key = episode.quota_key
+        if key is None or key == "stdio":
+            return
+        running = sum(1 for e in self._episodes.values() if e.sandbox is not None and e.quota_key == key)
+        if running >= self.max_per_client:
+            raise EpisodeError(
+                f"this client already runs {running} sandboxes (the limit is {self.max_per_client}): finish "
+                "episodes with submit_answer, or end them with reset_task, before starting more")
+
     async def drop_sandbox(self, episode: Episode) -> None:
-        """Destroy the episode's sandbox (it failed); the next run starts a fresh one."""
+        """Destroy the episode's sandbox in the background (removing a container takes a few hundred
+        ms that no caller should wait for); the next run starts a fresh one."""
         sandbox, episode.sandbox = episode.sandbox, None
         if sandbox is not None:
-            await anyio.to_thread.run_sync(sandbox.close)
+            self._closing.submit(_close_quietly, sandbox)
+
+    def wait_closed(self) -> None:
+        """Block until every sandbox handed over for destruction is gone (server shutdown)."""
+        self._closing.shutdown(wait=True)
 
     # -- ending ---------------------------------------------------------------------------------
     async def end(self, episode: Episode, reason: EndReason) -> None:
@@ -196,6 +223,7 @@ class EpisodeManager:
         for episode in list(self._episodes.values()):
             if episode.active or episode.sandbox is not None:
                 await self.end(episode, "shutdown")
+        await anyio.to_thread.run_sync(self.wait_closed)
 
     def _forget_old(self) -> None:
         if len(self._episodes) <= KEEP_FINISHED:

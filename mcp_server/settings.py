@@ -44,7 +44,8 @@ class Settings(BaseModel):
     token_file: Path | None = Field(None, description="file of bearer tokens, one per line: 'token' or 'name token'")
     allowed_hosts: str = Field("", description="extra Host header values accepted over HTTP, comma-separated")
     max_request_bytes: int = Field(2 * 1024 * 1024, ge=65536, description="largest HTTP request body accepted")
-    max_episodes_per_client: int = Field(32, ge=1, description="active episodes one client may hold at once")
+    max_episodes_per_client: int = Field(
+        32, ge=1, description="sandboxes one HTTP client may run at once (its open episodes: 50 times that)")
     limits: Limits = Field(default_factory=Limits)
 
     @field_validator("data_dir", "home", "token_file", mode="before")

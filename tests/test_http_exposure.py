@@ -122,16 +122,19 @@ def _session(port: int, token: str) -> str:
     return session
 
 
-def test_per_client_episode_quota(public_server: int) -> None:
+def test_per_client_sandbox_quota(public_server: int) -> None:
     alice = _session(public_server, TOKEN)
-    for number in range(3):
-        result = _call(public_server, TOKEN, "get_task", {"task_id": f"npowerai/train/{number + 1}"}, alice)
+    for number in range(1, 4):
+        result = _call(public_server, TOKEN, "run_code", {"task_id": f"npowerai/train/{number}", "code": "print(1)"},
+                       alice)
         assert not result.get("isError"), result
-    refused = _call(public_server, TOKEN, "get_task", {"task_id": "npowerai/train/9"}, alice)
+    refused = _call(public_server, TOKEN, "run_code", {"task_id": "npowerai/train/9", "code": "print(1)"}, alice)
     assert refused.get("isError") and "limit is 3" in refused["content"][0]["text"]
     bob = _session(public_server, TOKEN[::-1])  # another client is not starved by alice
-    assert not _call(public_server, TOKEN[::-1], "get_task", {"task_id": "npowerai/train/9"}, bob).get("isError")
+    result = _call(public_server, TOKEN[::-1], "run_code", {"task_id": "npowerai/train/9", "code": "print(1)"}, bob)
+    assert not result.get("isError"), result
     # finishing an episode frees a place
     done = _call(public_server, TOKEN, "submit_answer", {"task_id": "npowerai/train/1", "answer": 4}, alice)
     assert not done.get("isError"), done
-    assert not _call(public_server, TOKEN, "get_task", {"task_id": "npowerai/train/9"}, alice).get("isError")
+    result = _call(public_server, TOKEN, "run_code", {"task_id": "npowerai/train/9", "code": "print(1)"}, alice)
+    assert not result.get("isError"), result

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -36,6 +38,13 @@ def _episode_sandboxes(handle: ServerHandle) -> set[str]:
     assert handle.state is not None
     episodes = handle.state.services.episodes.episodes_of("stdio")
     return {e.sandbox.sandbox_id for e in episodes if e.sandbox is not None}
+
+
+async def _until(condition: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await anyio.sleep(0.1)
 
 
 async def _call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
@@ -112,7 +121,7 @@ async def test_solve_submit_attempts_and_reset(settings: Settings, no_leftover_c
         assert "single number" in message and "not counted" in message
         verdict = await _call(client, "submit_answer", task_id=CALC, answer=83.9)
         assert verdict["correct"] is True and verdict["attempts_left"] == 0 and verdict["episode_ended"]
-        assert assigned not in _containers(handle)  # the episode ended: its sandbox is gone
+        await _until(lambda: assigned not in _containers(handle))  # the episode ended: its sandbox goes
         assert "reset_task" in await _error(client, "run_code", task_id=CALC, code="print(1)")
         assert "reset_task" in await _error(client, "submit_answer", task_id=CALC, answer=83.9)
         fresh = await _call(client, "reset_task", task_id=CALC)
