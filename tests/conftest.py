@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,3 +81,32 @@ def pack_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("pack-home")
     ensure_pack(home)
     return home
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def http_server(tmp_path: Path, shared_dir: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "MEDGYM_HOME": str(tmp_path / "home"), "MEDGYM_IMAGE": IMAGE, "MEDGYM_PACK": "0"}
+    medgym = str(Path(sys.executable).parent / "medgym")
+    log = (tmp_path / "server.log").open("wb")
+    proc = subprocess.Popen([medgym, "serve", "--transport", "http", "--port", str(port), "--data-dir",
+                             str(shared_dir)], env=env, stderr=log)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}/mcp"
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0, (tmp_path / "server.log").read_text()
+    log.close()
+    assert "its sandboxes are removed" in (tmp_path / "server.log").read_text()

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 
 from sandbox.docker_backend import DockerBackend
-from tests.conftest import IMAGE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("docker_ready")]
 TASK = "npowerai/train/1"
@@ -26,35 +19,6 @@ CONTAINER_ID = "import re\nprint(re.findall(r'[0-9a-f]{64}', open('/proc/self/cg
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def http_server(tmp_path: Path, shared_dir: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "MEDGYM_HOME": str(tmp_path / "home"), "MEDGYM_IMAGE": IMAGE, "MEDGYM_PACK": "0"}
-    medgym = str(Path(sys.executable).parent / "medgym")
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen([medgym, "serve", "--transport", "http", "--port", str(port), "--data-dir",
-                             str(shared_dir)], env=env, stderr=log)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}/mcp"
-    proc.terminate()
-    assert proc.wait(timeout=30) == 0, (tmp_path / "server.log").read_text()
-    log.close()
-    assert "its sandboxes are removed" in (tmp_path / "server.log").read_text()
 
 
 def _instance_containers(before: set[str]) -> list[dict[str, Any]]:
