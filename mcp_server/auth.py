@@ -22,8 +22,10 @@ class AuthConfigError(ValueError):
 def load_tokens(settings: Settings) -> dict[str, str]:
     """token -> principal name."""
     tokens: dict[str, str] = {}
-    if settings.token is not None and settings.token.get_secret_value().strip():
-        tokens[settings.token.get_secret_value().strip()] = "default"
+    if settings.token is not None and (secret := settings.token.get_secret_value().strip()):
+        if len(secret) < 16:
+            raise AuthConfigError("MEDGYM_TOKEN must have at least 16 characters")
+        tokens[secret] = "default"
     if settings.token_file is not None:
         try:
             lines = settings.token_file.read_text(encoding="utf-8").splitlines()
