@@ -21,7 +21,6 @@ from mcp_server.lifespan import AppState, app_lifespan
 from mcp_server.recording import record_call
 from mcp_server.settings import Settings
 from mcp_server.statement import task_markdown
-from scoring.score import AnswerValue
 from task_store.store import TaskPage, UnknownTaskError
 from tools import catalog, execution, submission
 from tools.errors import ServiceError, ToolInputError, VerifierError
@@ -137,9 +136,10 @@ def _register_catalog(mcp: MCPServer[AppState], settings: Settings) -> None:
     @mcp.tool(title="List tasks", annotations=READ_ONLY)
     def list_tasks(
         ctx: Context[AppState, Any],
-        dataset: Annotated[str | None, Field(description="e.g. medcalcbench, mimic_iii")] = None,
-        split: Annotated[str | None, Field(description="train, test or valid")] = None,
-        category: Annotated[str | None, Field(description="exact category name from list_datasets")] = None,
+        dataset: Annotated[str | None, Field(description="e.g. medcalcbench, mimic_iii", max_length=100)] = None,
+        split: Annotated[str | None, Field(description="train, test or valid", max_length=100)] = None,
+        category: Annotated[str | None, Field(description="exact category name from list_datasets",
+                                              max_length=500)] = None,
         search: Annotated[str | None, Field(
             description="words that must all occur in the question or its context", max_length=500)] = None,
         limit: Annotated[int, Field(ge=1, le=200, description="page size")] = 20,
@@ -184,7 +184,7 @@ def _register_actions(mcp: MCPServer[AppState], settings: Settings) -> None:
         task_id: TaskId,
         code: Annotated[str, Field(description="Python 3 source, run like `python script.py` in /workspace",
                                    max_length=1_000_000)],
-        timeout_s: Annotated[float, Field(gt=0, le=3600, description="seconds before every process "
+        timeout_s: Annotated[float, Field(ge=0.1, le=3600, description="seconds before every process "
                                           "the code started is killed")] = 30.0,
         episode_id: EpisodeId = None,
     ) -> RunResult:
@@ -208,8 +208,8 @@ def _register_actions(mcp: MCPServer[AppState], settings: Settings) -> None:
     async def submit_answer(
         ctx: Context[AppState, Any],
         task_id: TaskId,
-        answer: Annotated[AnswerValue, Field(description="a string, number, boolean or list, as the "
-                                             "task's answer_format says")],
+        answer: Annotated[Any, Field(description="a string, number, boolean or a list of those, as the "
+                                     "task's answer_format says")],
         episode_id: EpisodeId = None,
     ) -> SubmitResult:
         """Score an answer against the hidden ground truth; uses one attempt of the episode."""

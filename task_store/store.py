@@ -129,9 +129,9 @@ class TaskStore:
             f"{select} WHERE root IN ({self._marks()}) AND task_id=? LIMIT 1", [*self._root_ids, task_id]
         ).fetchone()
         if row is None:
+            quoted = repr(task_id) if len(task_id) <= 120 else repr(task_id[:117]) + "…"
             raise UnknownTaskError(
-                f"unknown task_id {task_id!r}: task ids look like '<dataset>/<split>/<id>'; "
-                "call list_tasks to find them"
+                f"unknown task_id {quoted}: task ids look like '<dataset>/<split>/<id>'; call list_tasks to find them"
             )
         return tuple(row)
 
@@ -156,7 +156,7 @@ class TaskStore:
             if (value := getattr(flt, column)) is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        if flt.search and flt.search.strip():
+        if flt.search and "".join(ch for ch in flt.search if ch.isprintable()).strip():
             clause, search_params = _search_clause(flt.search)
             clauses.append(clause)
             params.extend(search_params)
@@ -173,7 +173,7 @@ class TaskStore:
 
 def _search_clause(search: str) -> tuple[str, list[object]]:
     """Every word must occur (case-insensitive substring) in the title, question or context."""
-    words = search.split()
+    words = "".join(ch if ch.isprintable() else " " for ch in search).split()  # no control characters
     long_words = [w for w in words if len(w) >= 3]
     short_words = [w for w in words if len(w) < 3]
     clauses: list[str] = []
@@ -203,7 +203,9 @@ def _decode_cursor(cursor: str | None, flt: TaskFilter) -> int:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         after, tag = int(data["after"]), data["filter"]
-    except (ValueError, KeyError, TypeError) as exc:
+        if not 0 <= after < 2**63:
+            raise ValueError("position out of range")
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise BadCursorError("invalid cursor: pass the next_cursor of a previous list_tasks result") from exc
     if tag != _filter_tag(flt):
         raise BadCursorError("this cursor belongs to a listing with other filters; repeat those filters")

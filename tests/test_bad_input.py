@@ -17,6 +17,7 @@ import json
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,6 +100,12 @@ class Server:
     def check(self, tool: str, arguments: Any) -> dict[str, Any] | None:
         """Call a tool: a valid structured result (returned), or a clear tool error (None)."""
         result = self.raw(tool, arguments)
+        if tool == "run_code" and result.is_error and SERVER_PROBLEM in _text(result):
+            # a sandbox can fail for reasons of the machine (a busy Docker engine); only a failure
+            # that repeats with the same input is blamed on the input
+            warnings.warn(f"run_code failed once, retrying: {_text(result)[:300]}", stacklevel=2)
+            time.sleep(1)
+            result = self.raw(tool, arguments)
         if result.is_error:
             assert_clear_error(tool, _text(result), arguments)
             return None
@@ -290,9 +297,7 @@ def forged_cursor(after: Any, tag: Any) -> str:
 
 def cursors(real: list[str]) -> st.SearchStrategy[Any]:
     no_filter = json.dumps([None, None, None, None])
-    # `after` stays within SQLite's 64-bit integers: larger values are a known bug (see the xfail tests)
-    afters = st.one_of(st.integers(min_value=-(2**63), max_value=2**63 - 1),
-                       st.floats(min_value=-9e18, max_value=9e18), st.text(alphabet="0123456789-", max_size=18),
+    afters = st.one_of(st.integers(), st.floats(), st.text(alphabet="0123456789-", max_size=40),
                        st.none(), st.booleans(), st.lists(st.integers(), max_size=2))
     tags = st.one_of(st.just(no_filter), st.just(no_filter), texts, json_values)
     forged = st.builds(forged_cursor, afters, tags)
@@ -306,11 +311,9 @@ def cursors(real: list[str]) -> st.SearchStrategy[Any]:
 
 
 def search_texts() -> st.SearchStrategy[Any]:
-    # NUL bytes in words of 3+ characters are a known bug (see the xfail tests)
     words = st.one_of(texts, st.sampled_from(["a " * 250, "ab " * 166, "\"\" * NEAR( ^ - OR AND NOT", "x" * 500,
-                                              "x" * 501, "%_%", "\\", "e\u0301"]))
-    return st.one_of(st.none(), words.filter(lambda s: "\x00" not in s), not_strings,
-                     huge_texts.filter(lambda s: "\x00" not in s))
+                                              "x" * 501, "%_%", "\\", "e\u0301", "abc\x00def", "00\x00"]))
+    return st.one_of(st.none(), words, not_strings, huge_texts)
 
 
 # -- fixtures of the data --------------------------------------------------------------------------
@@ -425,9 +428,7 @@ def test_run_code_bad_arguments(settings: Settings, docker_ready: None, no_lefto
 
         def body(args: dict[str, Any]) -> None:
             args = {"timeout_s": 2.0, **args}  # without timeout_s a run could take the default 30 s
-            started = time.monotonic()
             run = server.check("run_code", args)
-            assert time.monotonic() - started < 30
             if run is not None:
                 assert run["episode_id"].startswith("ep_") and run["duration_ms"] >= 0
 
@@ -543,11 +544,9 @@ def test_unknown_tools_and_missing_arguments(settings: Settings) -> None:
         server.assert_alive()
 
 
-# -- known server bugs: strict xfails, so a fix shows up as XPASS ---------------------------------------
+# -- inputs that once crashed the server or produced huge errors (now fixed) ----------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="OverflowError in task_store/store.py: forged cursor positions outside "
-                                       "SQLite's 64-bit integers are not caught as BadCursorError")
 def test_forged_cursor_out_of_range(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         for after in (2**63, 10**30, -(2**63) - 1, float("inf"), 1e300):
@@ -555,24 +554,18 @@ def test_forged_cursor_out_of_range(settings: Settings) -> None:
             assert_clear_error("list_tasks", server.error("list_tasks", args), args)
 
 
-@pytest.mark.xfail(strict=True, reason="sqlite3.OperationalError from FTS5 MATCH in task_store/store.py "
-                                       "_search_clause: a NUL byte in a search word of 3+ characters")
 def test_search_with_nul_bytes(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         for search in ("abc\x00def", "\x00abc", "ab\x00"):
             server.check("list_tasks", {"search": search})
 
 
-@pytest.mark.xfail(strict=True, reason="list_tasks `dataset` has no max_length and the unknown-dataset error "
-                                       "quotes the whole value (a 10 MB name gives a 10 MB error)")
 def test_huge_unknown_dataset_error_is_short(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         args = {"dataset": "x" * TEN_MB}
         assert_clear_error("list_tasks", server.error("list_tasks", args), args)
 
 
-@pytest.mark.xfail(strict=True, reason="submit_answer's argument validation reports every item of a list "
-                                       "against every union member (40,004 errors, 8.9 MB of text)")
 def test_huge_invalid_answer_error_is_short(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         args = {"task_id": CALC, "answer": [[1]] * 10_000}

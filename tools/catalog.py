@@ -63,7 +63,7 @@ def list_tasks(
 ) -> TaskPage:
     if dataset is not None and services.store.root_of(dataset) is None:
         known = ", ".join(services.store.datasets()) or "none"
-        raise ToolInputError(f"unknown dataset {dataset!r}; datasets here: {known}")
+        raise ToolInputError(f"unknown dataset {shorten(dataset)}; datasets here: {known}")
     if not 1 <= limit <= 200:
         raise ToolInputError("limit must be between 1 and 200")
     try:
@@ -113,3 +113,9 @@ def resolve_episode(services: Services, client: str | None, task_id: str, episod
         return services.episodes.resolve(task_id, client, episode_id)
     except EpisodeError as exc:
         raise ToolInputError(str(exc)) from None
+
+
+def shorten(value: str, limit: int = 80) -> str:
+    """A caller's value quoted in an error message, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"

@@ -18,16 +18,17 @@ log = logging.getLogger(__name__)
 
 
 async def submit_answer(
-    services: Services, client: str | None, task_id: str, answer: AnswerValue, episode_id: str | None = None
+    services: Services, client: str | None, task_id: str, answer: object, episode_id: str | None = None
 ) -> SubmitResult:
     _check_task(services, task_id)
+    value = answer_value(answer)
     episode = resolve_episode(services, client, task_id, episode_id)
     if not episode.active:
         raise ToolInputError(
             f"episode {episode.episode_id} has ended ({episode.ended}); call reset_task for a fresh episode")
     if episode.attempts_left <= 0:
         raise ToolInputError("no attempts left in this episode; call reset_task for a fresh episode")
-    score = _score(services, task_id, answer)
+    score = _score(services, task_id, value)
     episode.touch()
     episode.attempts_used += 1
     episode.solved = episode.solved or score.correct
@@ -38,6 +39,25 @@ async def submit_answer(
         attempts_used=episode.attempts_used, attempts_left=episode.attempts_left,
         episode_id=episode.episode_id, episode_ended=not episode.active,
     )
+
+
+MAX_ANSWER_ITEMS = 10_000
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def answer_value(answer: object) -> AnswerValue:
+    """The submission as an `AnswerValue`, or one short error saying what shape is accepted."""
+    if isinstance(answer, _SCALARS):
+        return answer
+    if isinstance(answer, list):
+        if len(answer) > MAX_ANSWER_ITEMS:
+            raise ToolInputError(f"an answer list may hold at most {MAX_ANSWER_ITEMS} items (got {len(answer)})")
+        if all(isinstance(item, _SCALARS) for item in answer):
+            return answer
+        raise ToolInputError("answer lists hold strings, numbers, booleans or null, not nested lists or objects "
+                             "(this submission was not counted as an attempt)")
+    raise ToolInputError(f"answer must be a string, number, boolean, null or a list of those, not a "
+                         f"{type(answer).__name__} (this submission was not counted as an attempt)")
 
 
 def _check_task(services: Services, task_id: str) -> None:
