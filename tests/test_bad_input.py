@@ -26,7 +26,6 @@ from typing import Any
 from urllib.parse import quote
 
 import jsonschema
-import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings

@@ -135,6 +135,10 @@ async def test_full_disk_under_the_store(
         subprocess.run(["umount", "-l", str(home)], capture_output=True)
 
 
+def _dockerd_gone() -> bool:
+    return subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode != 0
+
+
 def _restartable() -> bool:
     wanted = os.environ.get("CI") or os.environ.get("MEDGYM_TEST_DOCKER_RESTART")
     return bool(wanted) and os.geteuid() == 0 and shutil.which("dockerd") is not None and subprocess.run(
@@ -146,7 +150,7 @@ async def test_docker_engine_restarted_mid_run(settings: Settings) -> None:
     async with Client(build_server(settings).mcp) as client:
         assert not (await _call(client, "run_code", task_id=TASK, code="print('before')"))[0]
         subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=True)
-        _wait(lambda: not _docker_up(), 60, "dockerd did not stop")
+        _wait(_dockerd_gone, 90, "dockerd did not stop")  # it stops its containers first (up to 10 s)
         try:
             started = time.monotonic()
             error, _, message = await _call(client, "run_code", task_id=TASK, code="print('during')")
@@ -155,6 +159,7 @@ async def test_docker_engine_restarted_mid_run(settings: Settings) -> None:
             assert error and "Docker engine is not reachable" in message
             assert not (await _call(client, "list_tasks", dataset="npowerai", limit=2))[0]  # the rest still works
         finally:
+            _wait(_dockerd_gone, 90, "the old dockerd did not exit")
             log = open("/var/log/medgym-dockerd.log", "ab")  # noqa: SIM115 - handed to the daemon
             subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
             _wait(_docker_up, 90, "dockerd did not come back")
