@@ -153,7 +153,8 @@ def report(stats: Stats, samples: list[tuple[float, float]], records: tuple[int,
         f"protocol errors: {len(stats.protocol_errors)}; tool errors: {len(stats.tool_errors)}",
         f"episode records: {recorded}/{len(stats.episodes)} present, {complete} with exactly their 4 calls, "
         f"{duplicated} duplicated ids",
-        f"server RSS: {steady[0]:.0f} MB after warm-up, {steady[-1]:.0f} MB at the end, max {max(steady):.0f} MB",
+        f"server RSS: {steady[0]:.0f} MB after warm-up, {steady[-1]:.0f} MB at the end, max {max(steady):.0f} MB; "
+        f"by quarter of the run: {' -> '.join(f'{steady[i * (len(steady) - 1) // 4]:.0f}' for i in range(5))} MB",
     ]
     for error in (stats.protocol_errors + stats.tool_errors)[:5]:
         lines.append(f"  e.g. {error}")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from pydantic import BaseModel
 
 from trajectory.records import EpisodeRecord, EventRecord, Outcome, Provenance, Verdict
 from trajectory.store import RecordStore
+
+MAX_TRACKED = 20_000  # episodes whose event numbering is remembered (ended ones are forgotten first)
 
 
 class Recorder:
@@ -22,7 +25,7 @@ class Recorder:
         self.provenance = provenance
         self.server = server
         self._lock = threading.Lock()
-        self._seq: dict[str, int] = {}
+        self._seq: OrderedDict[str, int] = OrderedDict()  # bounded: see `_forget`
         self._records: dict[str, EpisodeRecord] = {}
         self._verifier_failed: set[str] = set()
         self._used_reference: set[str] = set()
@@ -36,6 +39,12 @@ class Recorder:
         with self._lock:
             self._records[episode_id] = record
             self._seq[episode_id] = 0
+            while len(self._seq) > MAX_TRACKED and len(self._seq) > len(self._records):
+                oldest = next(iter(self._seq))
+                if oldest in self._records:  # still open: keep it, move it to the back
+                    self._seq.move_to_end(oldest)
+                    continue
+                del self._seq[oldest]
         self.store.put(record)
 
     def ended(self, episode_id: str, reason: str, solved: bool, attempts_used: int, max_attempts: int) -> None:
