@@ -9,6 +9,7 @@ from task_store.pack.calc_patients import (
     Reading,
     Values,
     add_body,
+    adult,
     chance,
     distractor_labs,
     draw,
@@ -29,14 +30,8 @@ _REASONS = (
 )
 
 
-def _adult(rng: random.Random, lo: int = 18, hi: int = 88) -> tuple[Values, Note]:
-    sex = pick_sex(rng)
-    values: Values = {"age": rng.randint(lo, hi), "sex": sex}
-    return values, Note(age=int(values["age"]), sex=sex, reason=rng.choice(_REASONS))
-
-
 def _sample_body(rng: random.Random, bmi: tuple[float, float] = (16.5, 40.0)) -> tuple[Values, Note]:
-    values, note = _adult(rng)
+    values, note = adult(rng, _REASONS)
     add_body(rng, note.sex, values, note, bmi)
     note.vitals = plain_vitals(rng, set())
     note.labs = distractor_labs(rng, set(), 3)

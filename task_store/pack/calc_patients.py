@@ -68,6 +68,13 @@ def pick_sex(rng: random.Random) -> Sex:
     return "Male" if rng.random() < 0.5 else "Female"
 
 
+def adult(rng: random.Random, reasons: tuple[str, ...], lo: int = 18, hi: int = 88) -> tuple[Values, Note]:
+    """An adult patient's age and sex, and the start of their note (a reason for the visit)."""
+    sex = pick_sex(rng)
+    values: Values = {"age": rng.randint(lo, hi), "sex": sex}
+    return values, Note(age=int(values["age"]), sex=sex, reason=rng.choice(reasons))
+
+
 def body_size(
     rng: random.Random, sex: Sex, bmi_lo: float = 18.0, bmi_hi: float = 38.0
 ) -> tuple[float, float]:

@@ -9,10 +9,10 @@ from task_store.pack.calc_patients import (
     Reading,
     Values,
     add_body,
+    adult,
     chance,
     distractor_labs,
     draw,
-    pick_sex,
     plain_vitals,
 )
 from task_store.pack.calc_spec import Calculator, age, creatinine, height, quantity, weight
@@ -27,12 +27,6 @@ _REASONS = (
 )
 
 
-def _adult(rng: random.Random, lo: int = 18, hi: int = 88) -> tuple[Values, Note]:
-    sex = pick_sex(rng)
-    values: Values = {"age": rng.randint(lo, hi), "sex": sex}
-    return values, Note(age=int(values["age"]), sex=sex, reason=rng.choice(_REASONS))
-
-
 def _creatinine(rng: random.Random, values: Values, lo: float, hi: float) -> Reading:
     # Always mg/dL: medcalc-bench converts µmol/L through masses rounded to 0.001 g (93 µmol/L
     # becomes 1.1 mg/dL instead of 1.05), which would shift its ground truth by several percent.
@@ -42,7 +36,7 @@ def _creatinine(rng: random.Random, values: Values, lo: float, hi: float) -> Rea
 
 def _sample_crcl(rng: random.Random) -> tuple[Values, Note]:
     while True:
-        values, note = _adult(rng, 20, 90)
+        values, note = adult(rng, _REASONS, 20, 90)
         kg, cm = add_body(rng, note.sex, values, note, (16.5, 38.0))
         bmi = kg / (cm / 100) ** 2
         if not (18.3 <= bmi <= 18.7 or 24.8 <= bmi <= 25.1):
@@ -53,7 +47,7 @@ def _sample_crcl(rng: random.Random) -> tuple[Values, Note]:
 
 
 def _sample_gfr(rng: random.Random, male_min: float) -> tuple[Values, Note]:
-    values, note = _adult(rng, 25, 88)
+    values, note = adult(rng, _REASONS, 25, 88)
     lo = male_min if note.sex == "Male" else 0.5
     note.labs = [_creatinine(rng, values, lo, 5.5), *distractor_labs(rng, set(), 2)]
     note.vitals = plain_vitals(rng, set())
@@ -75,7 +69,7 @@ def _sample_ckd_epi(rng: random.Random) -> tuple[Values, Note]:
 
 
 def _sample_fwd(rng: random.Random) -> tuple[Values, Note]:
-    values, note = _adult(rng, 18, 92)
+    values, note = adult(rng, _REASONS, 18, 92)
     add_body(rng, note.sex, values, note, (17.0, 34.0), imperial=0.15)
     sodium = rng.randint(146, 168) if chance(rng, 0.6) else rng.randint(118, 133)
     values["sodium"] = float(sodium)

@@ -9,9 +9,9 @@ from task_store.pack.calc_patients import (
     Note,
     Values,
     add_history,
+    adult,
     chance,
     distractor_labs,
-    pick_sex,
     plain_vitals,
 )
 from task_store.pack.calc_spec import Calculator, age
@@ -51,9 +51,7 @@ _HEART_FACTORS: tuple[Condition, ...] = (
 
 
 def _patient(rng: random.Random, reasons: tuple[str, ...], ages: tuple[int, int]) -> tuple[Values, Note]:
-    sex = pick_sex(rng)
-    values: Values = {"age": rng.randint(*ages), "sex": sex}
-    note = Note(age=int(values["age"]), sex=sex, reason=rng.choice(reasons))
+    values, note = adult(rng, reasons, *ages)
     note.vitals = plain_vitals(rng, set())
     note.labs = distractor_labs(rng, set(), 2)
     return values, note
