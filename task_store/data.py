@@ -8,6 +8,7 @@ A folder is mounted only if nothing inside it looks like a task file.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import os
 from pathlib import Path
@@ -52,8 +53,9 @@ def mounts(directory: Path, dataset: str) -> list[Mount]:
     return found
 
 
-def data_files(directory: Path, dataset: str) -> list[DataFile]:
-    """What `get_task` lists: each mounted path with a short description."""
+@functools.lru_cache(maxsize=128)
+def data_files(directory: Path, dataset: str) -> tuple[DataFile, ...]:
+    """What `get_task` lists: each mounted path with a short description (read once per process)."""
     files = []
     for mount in mounts(directory, dataset):
         if mount.source.is_dir():
@@ -62,9 +64,10 @@ def data_files(directory: Path, dataset: str) -> list[DataFile]:
         else:
             description = f"{_kind(mount.source)}, {_size(mount.source.stat().st_size)}"
         files.append(DataFile(path=mount.target, description=description))
-    return files
+    return tuple(files)
 
 
+@functools.lru_cache(maxsize=128)
 def data_available(directory: Path, dataset: str) -> bool:
     """True when every file pattern the dataset requires is present."""
     adapter = ADAPTERS.get(dataset)

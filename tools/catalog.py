@@ -96,7 +96,7 @@ def get_task(
     return TaskView(
         task_id=task.task_id, dataset=task.dataset, split=task.split, category=task.category,
         title=task.title, instructions=task.instructions, question=task.question, context=task.context,
-        data_files=data.data_files(directory, task.dataset) if directory else [],
+        data_files=list(data.data_files(directory, task.dataset)) if directory else [],
         data_available=directory is not None and data.data_available(directory, task.dataset),
         answer_format=task.answer_format, scorable=task.scorable,
         limits=LimitsView(default_timeout_s=limits.default_timeout_s, max_timeout_s=limits.max_timeout_s,
