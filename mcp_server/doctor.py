@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from mcp_server.settings import Settings
 from sandbox.contract import SandboxError
 from task_store import data
+from task_store.adapters import ADAPTERS
 from task_store.loader import discover
 
 
@@ -78,9 +80,17 @@ def _data_dir(settings: Settings) -> list[Check]:
                       fix="the folder must hold <dataset>/train_tasks.jsonl etc. (e.g. medcalcbench/test_tasks.jsonl)")]
     checks = [Check("data directory", True, f"{settings.data_dir}: {len(files)} task files")]
     for dataset in sorted({f.dataset for f in files}):
-        directory = settings.data_dir / dataset
-        available = data.data_available(directory, dataset)
-        detail = "data present" if available else "task files only: the tables/files these tasks need are missing"
-        checks.append(Check(f"  {dataset}", available, detail, optional=True,
-                            fix="" if available else f"put the dataset's files in {directory}"))
+        checks.append(_dataset_check(settings.data_dir / dataset, dataset))
     return checks
+
+
+def _dataset_check(directory: Path, dataset: str) -> Check:
+    spec = ADAPTERS[dataset].data
+    if spec.external:
+        return Check(f"  {dataset}", False, f"needs {spec.summary}", optional=True)
+    if not spec.required:
+        return Check(f"  {dataset}", True, "self-contained: no data files needed", optional=True)
+    if data.data_available(directory, dataset):
+        return Check(f"  {dataset}", True, f"data present ({spec.summary})", optional=True)
+    return Check(f"  {dataset}", False, f"task files only: missing {spec.summary}", optional=True,
+                 fix=f"put the dataset's files in {directory}")

@@ -71,6 +71,8 @@ def data_files(directory: Path, dataset: str) -> tuple[DataFile, ...]:
 def data_available(directory: Path, dataset: str) -> bool:
     """True when every file pattern the dataset requires is present."""
     adapter = ADAPTERS.get(dataset)
+    if adapter is not None and adapter.data.external:
+        return False
     required = adapter.data.required if adapter is not None else ()
     return all(any(directory.glob(pattern)) for pattern in required)
 

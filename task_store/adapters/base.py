@@ -26,6 +26,7 @@ class DataSpec:
     summary: str
     required: tuple[str, ...] = ()  # glob patterns; data is "available" when every one matches
     never_mount: tuple[str, ...] = ()  # glob patterns kept out of the sandbox besides task files
+    external: bool = False  # needs a service outside the data directory (never "available" here)
 
 
 class Adapter(Protocol):

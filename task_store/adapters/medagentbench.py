@@ -38,7 +38,8 @@ class MedAgentBench(NoSideData):
     name: ClassVar[str] = "medagentbench"
     description: ClassVar[str] = "MedAgentBench: EHR agent tasks through a FHIR API"
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("text",)
-    data: ClassVar[DataSpec] = DataSpec(summary="a FHIR server (the benchmark's HAPI image); not mounted")
+    data: ClassVar[DataSpec] = DataSpec(summary="a FHIR server (the benchmark's HAPI image); not mounted",
+                                        external=True)
 
     def parse(self, raw: dict[str, Any], split: str, row: int, side: Mapping[str, str]) -> IndexedTask:
         rec = MedAgentBenchRecord.model_validate(raw)

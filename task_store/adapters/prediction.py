@@ -40,7 +40,8 @@ class EHRSHOT(NoSideData):
     name: ClassVar[str] = "ehrshot"
     description: ClassVar[str] = "EHRSHOT: few-shot clinical prediction from CLMBR patient features"
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("predictions",)
-    data: ClassVar[DataSpec] = DataSpec(summary="CLMBR feature pickles and label CSVs", never_mount=_NEVER)
+    data: ClassVar[DataSpec] = DataSpec(summary="CLMBR feature pickles and label CSVs", required=("**/*.pkl",),
+                                        never_mount=_NEVER)
 
     def parse(self, raw: dict[str, Any], split: str, row: int, side: Mapping[str, str]) -> IndexedTask:
         rec = EHRSHOTRecord.model_validate(raw)
@@ -55,7 +56,8 @@ class MIMICExtract(NoSideData):
     name: ClassVar[str] = "mimic_extract"
     description: ClassVar[str] = "MIMIC-Extract: mortality, length-of-stay and intervention prediction"
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("predictions",)
-    data: ClassVar[DataSpec] = DataSpec(summary="feature pickles and label CSVs", never_mount=_NEVER)
+    data: ClassVar[DataSpec] = DataSpec(summary="feature pickles and label CSVs", required=("**/*.pkl",),
+                                        never_mount=_NEVER)
 
     def parse(self, raw: dict[str, Any], split: str, row: int, side: Mapping[str, str]) -> IndexedTask:
         rec = MIMICExtractRecord.model_validate(raw)
