@@ -160,3 +160,13 @@ def test_concurrency_and_resume_after_a_kill(pack_home: Path, tmp_path: Path) ->
     rerun = [e for e in records.episodes() if e.started_at >= resumed_at and e.task_id in set(ids)]
     records.close()
     assert len({e.task_id for e in rerun if e.outcome != "unsubmitted"}) == len(ids) - len(done_before)
+
+
+def test_eval_against_a_running_http_server(http_server: str, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = _eval(tmp_path, tmp_path / "remote", "--agent", "tests.eval_agents:wrong", "--url", http_server,
+                   "--dataset", "npowerai", "--limit", "3", "--concurrency", "3", env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = RunDir(tmp_path / "remote").rows()
+    assert len(rows) == 3 and all(r.submitted and not r.correct and r.dataset == "npowerai" for r in rows)
+    assert json.loads((tmp_path / "remote" / "metadata.json").read_text())["server"]["url"] == http_server
