@@ -18,7 +18,7 @@ from trajectory.records import Provenance
 from trajectory.store import RecordStore
 
 log = logging.getLogger(__name__)
-RECORDED_TOOLS = ("get_task", "run_code", "submit_answer", "reset_task")
+RECORDED_TOOLS = ("get_task", "run_code", "inspect_data", "submit_answer", "reset_task")
 
 
 class EpisodeRecording:

@@ -64,11 +64,12 @@ async def test_tools_are_declared_with_schemas_and_honest_annotations(settings: 
     handle = build_server(settings)
     async with Client(handle.mcp) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-    expected = {"list_datasets", "list_tasks", "get_task", "run_code", "submit_answer", "reset_task", "get_progress"}
+    expected = {"list_datasets", "list_tasks", "get_task", "run_code", "inspect_data", "submit_answer", "reset_task",
+                "get_progress"}
     assert expected <= set(tools)
     for name in expected:
         assert tools[name].output_schema, name
-    for name in ("list_datasets", "list_tasks", "get_task", "get_progress"):
+    for name in ("list_datasets", "list_tasks", "get_task", "inspect_data", "get_progress"):
         assert tools[name].annotations.read_only_hint is True
     assert tools["run_code"].annotations.read_only_hint is False
     assert tools["run_code"].annotations.open_world_hint is False

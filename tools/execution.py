@@ -42,12 +42,12 @@ async def run_code(
     episode = resolve_episode(services, client, task_id, episode_id)
     async with episode.lock:
         episode.touch()
-        result = await _run_in_sandbox(services, episode, code, timeout, on_progress)
+        result = await run_in_sandbox(services, episode, code, timeout, on_progress)
         episode.touch()
     return RunResult(**result.model_dump(), episode_id=episode.episode_id)
 
 
-async def _run_in_sandbox(
+async def run_in_sandbox(
     services: Services, episode: Episode, code: str, timeout: float, on_progress: ProgressCallback | None
 ) -> ExecResult:
     try:

@@ -115,3 +115,16 @@ class Progress(BaseModel):
     episodes_total: int
     episodes_active: int
     datasets: list[DatasetProgress]
+
+
+Cell = str | int | float | bool | None
+
+
+class InspectResult(BaseModel):
+    action: str
+    table: str | None
+    text: str = Field(description="what was found, in words, with how to load the table in run_code")
+    columns: list[str] = Field(description="the names of the fields of each row")
+    rows: list[list[Cell]]
+    truncated: bool = Field(description="more rows matched than are shown")
+    episode_id: str
