@@ -7,11 +7,11 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_server import __version__
@@ -22,16 +22,17 @@ from mcp_server.recording import record_call
 from mcp_server.settings import Settings
 from mcp_server.statement import task_markdown
 from task_store.store import TaskPage, UnknownTaskError
-from tools import catalog, execution, submission
+from tools import catalog, execution, inspection, submission
 from tools.errors import ServiceError, ToolInputError, VerifierError
-from tools.results import DatasetList, Progress, ResetResult, RunResult, SubmitResult, TaskView
+from tools.results import DatasetList, InspectResult, Progress, ResetResult, RunResult, SubmitResult, TaskView
 
 log = logging.getLogger(__name__)
 
 INSTRUCTIONS = """\
 medgym serves MedAgentGym biomedical tasks and scores answers against hidden ground truth.
 Workflow: list_datasets -> list_tasks (filter by dataset/split/category/search) -> get_task
-(read the question, context, data_files and answer_format) -> run_code (Python 3 with pandas,
+(read the question, context, data_files and answer_format) -> inspect_data (list, describe and
+search the task's data tables, if it has any) -> run_code (Python 3 with pandas,
 numpy, scipy, scikit-learn, statsmodels; data read-only under /data/<dataset>/; no network;
 files in /workspace persist during the episode) -> submit_answer. Submissions are limited per
 episode (see attempts_left); reset_task starts a fresh episode.
@@ -92,6 +93,25 @@ def _state(ctx: Context[AppState, Any]) -> AppState:
     return ctx.request_context.lifespan_context
 
 
+class StrictMCPServer(MCPServer[AppState]):
+    """Refuses argument names a tool does not declare (the SDK would drop them silently, so a model
+    that wrote `timeout` for `timeout_s` would never learn its setting was ignored)."""
+
+    _accepted: dict[str, list[str]] | None = None
+
+    async def call_tool(self, name: str, arguments: dict[str, Any],
+                        context: Context[AppState, Any] | None = None) -> CallToolResult | InputRequiredResult:
+        if self._accepted is None:
+            self._accepted = {t.name: list(t.input_schema.get("properties", {})) for t in await self.list_tools()}
+        accepted = self._accepted.get(name)
+        unknown = [key for key in arguments if accepted is not None and key not in accepted]
+        if unknown:
+            names = ", ".join(catalog.shorten(str(key), 40) for key in unknown[:5])
+            raise ToolError(f"unknown argument{'s' if len(unknown) > 1 else ''} {names} for {name}; "
+                            f"it accepts: {', '.join(accepted or []) or 'no arguments'}")
+        return await super().call_tool(name, arguments, context)
+
+
 @dataclass
 class ServerHandle:
     """The MCP server plus its live state (set while the lifespan runs), for transports and tests."""
@@ -113,7 +133,7 @@ def build_server(settings: Settings) -> ServerHandle:
                 handle.state = None
 
     tokens = load_tokens(settings) if settings.transport == "http" else {}
-    mcp: MCPServer[AppState] = MCPServer(
+    mcp: MCPServer[AppState] = StrictMCPServer(
         "medgym", title="medgym: MedAgentGym tasks with verified scores", instructions=INSTRUCTIONS,
         version=__version__, lifespan=lifespan, log_level=settings.log_level,
         token_verifier=StaticTokenVerifier(tokens) if tokens else None,
@@ -203,6 +223,32 @@ def _register_actions(mcp: MCPServer[AppState], settings: Settings) -> None:
             call.result = result
             return result
 
+    @mcp.tool(title="Inspect the task's data", annotations=READ_ONLY)
+    async def inspect_data(
+        ctx: Context[AppState, Any],
+        task_id: TaskId,
+        action: Annotated[Literal["list_tables", "describe_table", "column_values", "search"], Field(
+            description="list_tables: every table with its path and size; describe_table: columns, types and "
+                        "examples of `table`; column_values: the most frequent values of `column` in `table` "
+                        "(only those containing `term`, if given); search: `term` in table names, column "
+                        "names and text values (of `table`, or of every table that is not too large)")],
+        table: Annotated[str | None, Field(description="a table name from list_tables", max_length=500)] = None,
+        column: Annotated[str | None, Field(description="a column of `table`", max_length=500)] = None,
+        term: Annotated[str | None, Field(description="text to look for, case-insensitive", max_length=500)] = None,
+        episode_id: EpisodeId = None,
+    ) -> InspectResult:
+        """Look at the task's data tables without writing code: list, describe, value counts, search.
+
+        Runs in this task's sandbox over the read-only files under /data/<dataset>/.
+        """
+        arguments = {"task_id": task_id, "action": action, "table": table, "column": column, "term": term,
+                     "episode_id": episode_id}
+        with recorded(ctx, settings, "inspect_data", arguments) as call:
+            result = await inspection.inspect_data(_state(ctx).services, client_identity(ctx, settings), task_id,
+                                                   action, table, column, term, episode_id)
+            call.result = result
+            return result
+
     @mcp.tool(title="Submit an answer", annotations=ToolAnnotations(
         read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False))
     async def submit_answer(
@@ -260,7 +306,8 @@ def _register_resources(mcp: MCPServer[AppState], handle: ServerHandle) -> None:
     def solve_task(task_id: str) -> str:
         """Instructions for an agent to solve one task end to end."""
         return (
-            f"Solve the medgym task {task_id}. Call get_task to read it, explore the data and compute "
-            "with run_code (print what you need to see), then call submit_answer once with the answer "
+            f"Solve the medgym task {task_id}. Call get_task to read it, explore the data (inspect_data "
+            "lists and describes the tables) and compute with run_code (print what you need to see), "
+            "then call submit_answer once with the answer "
             "in the task's answer_format. Check your work before submitting: attempts are limited."
         )

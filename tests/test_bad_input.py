@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -342,12 +343,26 @@ def open_episodes(server: Server, task_ids_: list[str]) -> list[str]:
 # -- the tests --------------------------------------------------------------------------------------
 
 
-def test_argumentless_tools_take_any_extra_arguments(settings: Settings) -> None:
-    extras = st.one_of(st.none(), st.dictionaries(st.text(max_size=12), json_values, max_size=4),
-                       st.dictionaries(st.sampled_from(["task_id", "dataset", "limit", "episode_id"]), json_values))
+def test_unknown_argument_names_are_refused(settings: Settings) -> None:
+    """An argument a tool does not declare (a misspelt `timeout` for `timeout_s`) is an error, never ignored."""
+    extras = st.dictionaries(st.text(max_size=12), json_values, max_size=4)
+    declared = {"list_datasets": set(), "get_progress": set(),
+                "list_tasks": {"dataset", "split", "category", "search", "limit", "cursor"}}
     with serving(settings, pool_size=0) as server:
-        run_examples(st.tuples(st.sampled_from(["list_datasets", "get_progress"]), extras),
-                     lambda example: server.check(*example), max_examples=100)
+
+        def body(example: tuple[str, dict[str, Any]]) -> None:
+            tool, args = example
+            result = server.check(tool, args)
+            unknown = set(args) - declared[tool]
+            assert result is None or not unknown, f"{tool} ignored unknown arguments {sorted(unknown)}"
+            if unknown:
+                message = server.error(tool, args)
+                assert "unknown argument" in message and f"for {tool}" in message, message
+
+        run_examples(st.tuples(st.sampled_from(sorted(declared)), extras), body, max_examples=100)
+        assert server.ok("list_datasets", {})
+        assert "it accepts: task_id, code, timeout_s, episode_id" in server.error(
+            "run_code", {"task_id": CALC, "code": "print(1)", "timeout": 5})
         server.assert_alive()
 
 
@@ -432,6 +447,38 @@ def test_run_code_bad_arguments(settings: Settings, docker_ready: None, no_lefto
                 assert run["episode_id"].startswith("ep_") and run["duration_ms"] >= 0
 
         run_examples(strategy, body, max_examples=200)
+        server.assert_alive(sandbox=True)
+
+
+def test_inspect_data_bad_arguments(settings: Settings, pack_home: Path, tmp_path: Path, docker_ready: None,
+                                   no_leftover_containers: None) -> None:
+    home = tmp_path / "pack-user"
+    home.mkdir()
+    (home / "pack").symlink_to(pack_home / "pack")
+    with serving(settings, home=home, pack=True, pool_size=1) as server:
+        ehr = server.ok("list_tasks", {"dataset": "medgym_ehr", "limit": 1})["tasks"][0]["task_id"]
+        known = [ehr, CALC, server.ok("list_tasks", {"dataset": "mimic_iii", "limit": 1})["tasks"][0]["task_id"]]
+        episodes = open_episodes(server, known)
+        actions = st.one_of(st.sampled_from(["list_tables", "describe_table", "column_values", "search"]),
+                            st.sampled_from(["LIST_TABLES", "list_tables ", "drop", "", "search\x00"]), strings())
+        names = st.one_of(st.none(), st.sampled_from(["PATIENTS", "patients", "ADMISSIONS", "hadm_id", "ROUTE",
+                                                      "drug", "../../etc/passwd", "'; DROP TABLE x; --",
+                                                      "a\"b", "*", "%", "_"]), texts, not_strings)
+        valid = {"task_id": st.just(ehr), "action": st.sampled_from(["describe_table", "column_values", "search"]),
+                 "table": st.sampled_from(["PATIENTS", "PRESCRIPTIONS"]), "term": st.just("al")}
+        strategy = arguments({"task_id": task_ids(known), "action": actions},
+                             {"table": names, "column": names, "term": st.one_of(names, search_texts()),
+                              "episode_id": episode_ids(episodes)}, valid)
+
+        def body(args: dict[str, Any]) -> None:
+            result = server.check("inspect_data", args)
+            if result is not None:
+                assert result["episode_id"].startswith("ep_") and len(result["rows"]) <= 300
+                assert all(len(row) == len(result["columns"]) for row in result["rows"])
+
+        run_examples(strategy, body, max_examples=150)
+        listing = server.ok("inspect_data", {"task_id": ehr, "action": "list_tables"})
+        assert len(listing["rows"]) == 17
         server.assert_alive(sandbox=True)
 
 
