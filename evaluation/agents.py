@@ -91,6 +91,9 @@ def openai_agent(settings: ChatSettings) -> Agent:
     return agent
 
 
+AGENT_TOOLS = tuple(spec["function"]["name"] for spec in TOOL_SPECS)
+
+
 async def _complete(http: httpx.AsyncClient, url: str, settings: ChatSettings, messages: list[Message]) -> Message:
     body = {"model": settings.model, "messages": messages, "tools": TOOL_SPECS, "tool_choice": "auto",
             "temperature": settings.temperature}
@@ -114,7 +117,7 @@ async def _act(session: EpisodeSession, message: Message) -> bool:
             arguments = json.loads(function.get("arguments") or "{}")
         except ValueError:
             arguments = None
-        if not isinstance(arguments, dict) or function.get("name") not in ("run_code", "submit_answer"):
+        if not isinstance(arguments, dict) or function.get("name") not in AGENT_TOOLS:
             session.messages.append({"role": "tool", "tool_call_id": call.get("id"), "content": json.dumps(
                 {"error": "unknown tool or arguments that are not a JSON object"})})
             continue

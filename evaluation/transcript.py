@@ -1,7 +1,7 @@
 """Transcripts in the OpenAI chat format, shared by the agents, the run directory and the exports.
 
 A transcript is a list of messages: a system prompt, the task statement as the user message,
-then assistant messages with `tool_calls` (`run_code`, `submit_answer`) and `tool` messages with
+then assistant messages with `tool_calls` (`run_code`, `inspect_data`, `submit_answer`) and `tool` messages with
 each call's result as JSON, exactly what the model saw.
 """
 
@@ -16,7 +16,8 @@ SYSTEM_PROMPT = (
     "You are a biomedical data scientist solving a MedAgentGym task. Use run_code to run Python 3 "
     "(pandas, numpy, scipy, scikit-learn and statsmodels are installed; the task's data is read-only "
     "under /data/<dataset>/; there is no network; files you write to /workspace persist). Print what "
-    "you need to see. When you are sure, call submit_answer once with the answer in the requested format."
+    "you need to see; inspect_data lists, describes and searches the data tables without code. When you "
+    "are sure, call submit_answer once with the answer in the requested format."
 )
 
 TOOL_SPECS: list[dict[str, Any]] = [
@@ -33,6 +34,27 @@ TOOL_SPECS: list[dict[str, Any]] = [
                     "timeout_s": {"type": "number", "description": "seconds (default 30)"},
                 },
                 "required": ["code"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "inspect_data",
+            "description": "Look at the task's data tables without writing code: list_tables, describe_table "
+                           "(columns, types, examples), column_values (most frequent values of a column, "
+                           "optionally only those containing term) or search (term in table names, column "
+                           "names and text values).",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "action": {"type": "string",
+                               "enum": ["list_tables", "describe_table", "column_values", "search"]},
+                    "table": {"type": "string", "description": "a table name from list_tables"},
+                    "column": {"type": "string", "description": "a column of table"},
+                    "term": {"type": "string", "description": "text to look for, case-insensitive"},
+                },
+                "required": ["action"],
             },
         },
     },

@@ -23,7 +23,8 @@ def _call(name: str, arguments: dict[str, Any], n: int) -> dict[str, Any]:
 
 
 def respond(model: str, messages: list[dict[str, Any]], solutions: dict[str, str]) -> dict[str, Any]:
-    """Behaviour by model name: solver, wrong, chatty (never calls a tool), looper (runs code forever)."""
+    """Behaviour by model name: solver, explorer (inspect_data first, then as solver), wrong, chatty (never
+    calls a tool), looper (runs code forever)."""
     tools_seen = [m for m in messages if m["role"] == "tool"]
     turn = sum(1 for m in messages if m["role"] == "assistant") + 1
     if model == "chatty":
@@ -33,7 +34,9 @@ def respond(model: str, messages: list[dict[str, Any]], solutions: dict[str, str
     if model == "wrong":
         return _call("submit_answer", {"answer": -987654.321}, turn)
     task_id = messages[1]["content"].split()[1]
-    if not tools_seen:
+    if model == "explorer" and not tools_seen:  # looks at the data first (an error for tasks without data)
+        return _call("inspect_data", {"action": "list_tables"}, turn)
+    if len(tools_seen) < (2 if model == "explorer" else 1):
         return _call("run_code", {"code": solutions[task_id], "timeout_s": 120}, turn)
     stdout = json.loads(tools_seen[-1]["content"])["stdout"]
     return _call("submit_answer", {"answer": json.loads(stdout.strip().splitlines()[-1])}, turn)

@@ -116,17 +116,25 @@ def test_openai_agent_tool_loop_turn_limit_and_scoring(pack_home: Path, tmp_path
     tasks = ["--tasks-file", str(tmp_path / "tasks.txt")]
     with fake_chat_server(solutions) as (base_url, received):
         common = ["--agent", "openai", "--base-url", base_url, "--api-key-env", "FAKE_KEY", "--max-turns", "3"]
-        for model in ("solver", "wrong", "chatty", "looper"):
+        for model in ("solver", "explorer", "wrong", "chatty", "looper"):
             result = _eval(pack_home, tmp_path / model, *common, "--model", model, *tasks, env=env)
             assert result.returncode == 0, result.stderr[-2000:]
-    rows = {model: RunDir(tmp_path / model).rows() for model in ("solver", "wrong", "chatty", "looper")}
+    rows = {model: RunDir(tmp_path / model).rows()
+            for model in ("solver", "explorer", "wrong", "chatty", "looper")}
     assert all(r.correct and r.turns == 2 and r.run_code_calls == 1 for r in rows["solver"])
+    assert all(r.correct and r.turns == 3 and r.run_code_calls == 1 for r in rows["explorer"])
+    for row in rows["explorer"]:  # inspect_data was forwarded: tables for an EHR task, a clear error otherwise
+        seen = json.loads(RunDir(tmp_path / "explorer").transcript(row)[3]["content"])
+        if row.task_id.startswith("medgym_ehr/"):
+            assert any(r[0] == "ADMISSIONS" for r in seen["rows"]), seen
+        else:
+            assert "no data files" in seen["error"], seen
     assert all(r.submitted and not r.correct for r in rows["wrong"])
     assert all(not r.submitted and r.turns == 3 and r.run_code_calls == 0 for r in rows["chatty"])
     assert all(not r.submitted and r.turns == 3 and r.run_code_calls == 3 for r in rows["looper"])
     request = received[0]
     assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer sk-test-123"
-    assert {t["function"]["name"] for t in request["body"]["tools"]} == {"run_code", "submit_answer"}
+    assert {t["function"]["name"] for t in request["body"]["tools"]} == {"run_code", "inspect_data", "submit_answer"}
     assert request["body"]["messages"][0]["role"] == "system"
     transcript = RunDir(tmp_path / "solver").transcript(rows["solver"][0])
     assert [m["role"] for m in transcript] == ["system", "user", "assistant", "tool", "assistant", "tool"]

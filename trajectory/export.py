@@ -9,8 +9,9 @@ Messages are OpenAI chat messages (`evaluation.transcript`): `{"role": "system"|
 `{"role": "assistant", "content", "tool_calls": [{"id", "type": "function", "function": {"name",
 "arguments": <JSON string>}}]}` and `{"role": "tool", "tool_call_id", "content": <JSON string>}`; no
 other keys are kept. Rebuilt from the store: the system prompt and `task_statement(get_task result)`,
-then for every `run_code` / `submit_answer` event in order an assistant message calling it (ids `call_1`,
-`call_2`, ...; arguments limited to those in `TOOL_SPECS`, so never `task_id` or `episode_id`) and a
+then for every `run_code` / `inspect_data` / `submit_answer` event in order an assistant message calling
+it (ids `call_1`, `call_2`, ...; the arguments given, limited to those in `TOOL_SPECS`, so never `task_id`
+or `episode_id`) and a
 tool message with the result exactly as returned, or `{"error": <message>}` for a tool error.
 
 Outcomes. A store episode has its recorded outcome. A run-directory row is `error` if its `error` is
@@ -220,7 +221,7 @@ def _raw_record(store: RecordStore, episode_id: str) -> dict[str, Any] | None:
 
 def _arguments(event: EventRecord) -> dict[str, Any]:
     allowed = TOOL_ARGUMENTS[event.tool]
-    return {key: value for key, value in event.arguments.items() if key in allowed}
+    return {key: value for key, value in event.arguments.items() if key in allowed and value is not None}
 
 
 def _clean(message: Message) -> Message:
