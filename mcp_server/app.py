@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
@@ -227,7 +227,7 @@ def _register_actions(mcp: MCPServer[AppState], settings: Settings) -> None:
     async def inspect_data(
         ctx: Context[AppState, Any],
         task_id: TaskId,
-        action: Annotated[Literal["list_tables", "describe_table", "column_values", "search"], Field(
+        action: Annotated[inspection.Action, Field(
             description="list_tables: every table with its path and size; describe_table: columns, types and "
                         "examples of `table`; column_values: the most frequent values of `column` in `table` "
                         "(only those containing `term`, if given); search: `term` in table names, column "

@@ -121,7 +121,8 @@ def _cell(value: Any) -> Any:
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
-def _size(size: int) -> str:
+def human_size(size: int) -> str:
+    """1536 -> '1.5 KB' (also what get_task shows for a data file)."""
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":
@@ -206,7 +207,7 @@ def list_tables(root: str, tables: dict[str, Table], **_: Any) -> dict[str, Any]
     for table in sorted(tables.values(), key=lambda t: t.name.lower())[:MAX_TABLES]:
         columns = _header(table)
         path = table.path if not table.also else f"{table.path} (also {table.also})"
-        rows.append([table.name, table.kind, path, _size(table.size), _row_count(table), len(columns)])
+        rows.append([table.name, table.kind, path, human_size(table.size), _row_count(table), len(columns)])
     text = f"{len(tables)} tables under {root}"
     if len(tables) > MAX_TABLES:
         text += f" (first {MAX_TABLES} shown; use action='search' to find one by name)"
@@ -226,7 +227,7 @@ def describe_table(root: str, tables: dict[str, Table], table: str | None = None
     total = _row_count(found)
     if total is None and len(frame) < SAMPLE_ROWS:
         total = len(frame)  # the sample is the whole table
-    size = f"{total} rows" if total is not None else f"{_size(found.size)}"
+    size = f"{total} rows" if total is not None else f"{human_size(found.size)}"
     sampled = f"all {len(frame)} rows" if total == len(frame) else f"the first {len(frame)} rows"
     head = frame.head(3).to_string(max_colwidth=30, max_cols=12) if len(frame) else "(no rows)"
     text = (f"{found.name}: {size}, {len(frame.columns)} columns. Types, non-null and distinct counts and "
@@ -310,7 +311,7 @@ def search(root: str, tables: dict[str, Table], term: str | None = None, table: 
         columns = _header(found)
         rows += [[found.name, c, "column name", None] for c in columns if needle in c.lower()]
         if not table and found.size > SEARCH_BYTES:
-            skipped.append(f"{found.name} ({_size(found.size)})")
+            skipped.append(f"{found.name} ({human_size(found.size)})")
             continue
         for column, value, count in _value_matches(found, columns, needle):
             rows.append([found.name, column, _cell(value), count])

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from sandbox.contract import Mount
+from sandbox.inspector import human_size
 from task_store.adapters import ADAPTERS
 from task_store.models import DataFile
 
@@ -62,7 +63,7 @@ def data_files(directory: Path, dataset: str) -> tuple[DataFile, ...]:
             count = sum(1 for _ in mount.source.rglob("*"))
             description = f"folder ({count} entries)"
         else:
-            description = f"{_kind(mount.source)}, {_size(mount.source.stat().st_size)}"
+            description = f"{_kind(mount.source)}, {human_size(mount.source.stat().st_size)}"
         files.append(DataFile(path=mount.target, description=description))
     return tuple(files)
 
@@ -80,12 +81,3 @@ def data_available(directory: Path, dataset: str) -> bool:
 def _kind(path: Path) -> str:
     return {".csv": "CSV table", ".sqlite": "SQLite database", ".db": "SQLite database",
             ".pkl": "pickle", ".json": "JSON", ".txt": "text"}.get(path.suffix.lower(), "file")
-
-
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"

@@ -24,6 +24,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.docker)
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """The async tests run on asyncio (the backend the server runs on)."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():

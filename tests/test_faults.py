@@ -28,10 +28,6 @@ TASK = "npowerai/train/1"  # answer: 4
 WHOAMI = "import re\nprint(re.findall(r'[0-9a-f]{64}', open('/proc/self/cgroup').read())[0])"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 async def _call(client: Client, tool: str, **arguments: Any) -> tuple[bool, dict[str, Any], str]:
     result = await client.call_tool(tool, arguments)

@@ -16,10 +16,6 @@ TASK = "npowerai/train/1"
 CONTAINER_ID = "import re\nprint(re.findall(r'[0-9a-f]{64}', open('/proc/self/cgroup').read())[0])"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 def _instance_containers(before: set[str]) -> list[dict[str, Any]]:
     return [c for c in DockerBackend("tests").managed_containers() if c["Id"] not in before]

@@ -8,7 +8,6 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client
@@ -16,14 +15,12 @@ from mcp import Client
 from mcp_server.app import build_server
 from mcp_server.settings import Settings
 from tests.conftest import IMAGE
+from tests.mcp_calls import call_error as _error
+from tests.mcp_calls import call_ok as _call
 
 pytestmark = pytest.mark.anyio
 
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -59,19 +56,6 @@ def pack_settings(tmp_path: Path, pack_home: Path, data_root: Path) -> Settings:
 async def client(pack_settings: Settings, docker_ready: None, no_leftover_containers: None) -> AsyncIterator[Client]:
     async with Client(build_server(pack_settings).mcp) as connected:
         yield connected
-
-
-async def _call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, args)
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-async def _error(client: Client, tool: str, **args: Any) -> str:
-    result = await client.call_tool(tool, args)
-    assert result.is_error, result.structured_content
-    return " ".join(getattr(c, "text", "") for c in result.content)
 
 
 def _pack_db(pack_home: Path) -> Path:

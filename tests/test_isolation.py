@@ -34,10 +34,6 @@ LOOK = (
 )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 async def _run(client: Client, task_id: str, code: str, episode: str | None = None) -> str:
     arguments: dict[str, Any] = {"task_id": task_id, "code": code}

@@ -15,15 +15,13 @@ from mcp import Client
 from mcp_server.app import ServerHandle, build_server
 from mcp_server.settings import Settings
 from tests.leaks import assert_no_ground_truth, ground_truth_strings
+from tests.mcp_calls import call_error as _error
+from tests.mcp_calls import call_ok as _call
 
 pytestmark = pytest.mark.anyio
 
 CALC = "medcalcbench/test/6"  # Creatinine Clearance, accepted range [79.74205, 88.13595]
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def _containers(handle: ServerHandle) -> set[str]:
@@ -45,19 +43,6 @@ async def _until(condition: Any, seconds: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         await anyio.sleep(0.1)
-
-
-async def _call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, args)
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-async def _error(client: Client, tool: str, **args: Any) -> str:
-    result = await client.call_tool(tool, args)
-    assert result.is_error, result.structured_content
-    return " ".join(getattr(c, "text", "") for c in result.content)
 
 
 async def test_tools_are_declared_with_schemas_and_honest_annotations(settings: Settings) -> None:

@@ -25,10 +25,6 @@ TASKS = ["npowerai/train/1", "npowerai/train/2", "npowerai/train/3", "medcalcben
          "medcalcbench/test/13", "npowerai/train/4"]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 async def _run(client: Client, task_id: str, code: str) -> dict[str, Any]:
     result = await client.call_tool("run_code", {"task_id": task_id, "code": code})

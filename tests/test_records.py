@@ -16,10 +16,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("docker_ready")]
 CALC = "medcalcbench/test/6"  # accepted range [79.74205, 88.13595]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 async def _trajectory(client: Client, episode_id: str) -> dict[str, Any]:
     result = await client.read_resource(f"medgym://episodes/{episode_id}")

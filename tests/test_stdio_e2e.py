@@ -24,10 +24,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("docker_ready")]
 MEDGYM = shutil.which("medgym", path=str(Path(sys.executable).parent)) or "medgym"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 def _server(home: Path, data_dir: Path) -> StdioServerParameters:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "MEDGYM_HOME": str(home / ".medgym"),

@@ -7,6 +7,7 @@ from collections import defaultdict
 from mcp_server.episodes import Episode, EpisodeError
 from task_store import data
 from task_store.adapters import ADAPTERS
+from task_store.models import Task
 from task_store.pack.build import PACK_DATASETS
 from task_store.store import BadCursorError, CountRow, TaskFilter, TaskPage, UnknownTaskError
 from tools.context import Services
@@ -76,10 +77,7 @@ def get_task(
     services: Services, client: str | None, task_id: str, episode_id: str | None = None, new_episode: bool = False,
     quota_key: str | None = None,
 ) -> TaskView:
-    try:
-        task = services.store.get(task_id)
-    except UnknownTaskError as exc:
-        raise ToolInputError(str(exc)) from None
+    task = task_of(services, task_id)
     if new_episode and episode_id:
         raise ToolInputError("pass either episode_id (an open episode) or new_episode=true, not both")
     if new_episode or (client is None and not episode_id):
@@ -105,6 +103,14 @@ def get_task(
         episode_id=episode.episode_id, episode_active=episode.active,
         attempts_used=episode.attempts_used, attempts_left=episode.attempts_left,
     )
+
+
+def task_of(services: Services, task_id: str) -> Task:
+    """The task with this id, as a fixable tool error if there is none."""
+    try:
+        return services.store.get(task_id)
+    except UnknownTaskError as exc:
+        raise ToolInputError(str(exc)) from None
 
 
 def resolve_episode(services: Services, client: str | None, task_id: str, episode_id: str | None) -> Episode:

@@ -10,8 +10,7 @@ import anyio.to_thread
 
 from mcp_server.episodes import Episode, EpisodeError
 from sandbox.contract import ExecResult, SandboxError, SandboxLostError, SandboxUnavailableError
-from task_store.store import UnknownTaskError
-from tools.catalog import resolve_episode
+from tools.catalog import resolve_episode, task_of
 from tools.context import Services
 from tools.errors import ServiceError, ToolInputError
 from tools.results import RunResult
@@ -35,10 +34,7 @@ async def run_code(
     timeout = limits.default_timeout_s if timeout_s is None else timeout_s
     if not 0 < timeout <= limits.max_timeout_s:
         raise ToolInputError(f"timeout_s must be > 0 and at most {limits.max_timeout_s:g} seconds")
-    try:
-        services.store.get(task_id)
-    except UnknownTaskError as exc:
-        raise ToolInputError(str(exc)) from None
+    task_of(services, task_id)
     episode = resolve_episode(services, client, task_id, episode_id)
     async with episode.lock:
         episode.touch()

@@ -10,19 +10,18 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sandbox import inspector
 from task_store import data
-from task_store.store import UnknownTaskError
-from tools.catalog import resolve_episode
+from tools.catalog import resolve_episode, task_of
 from tools.context import Services
 from tools.errors import ServiceError, ToolInputError
 from tools.execution import run_in_sandbox
 from tools.results import InspectResult
 
 Action = Literal["list_tables", "describe_table", "column_values", "search"]
-ACTIONS: tuple[str, ...] = ("list_tables", "describe_table", "column_values", "search")
+ACTIONS: tuple[str, ...] = get_args(Action)
 TIMEOUT_FACTOR = 2.0  # an inspection may take twice run_code's default timeout (it may scan a whole table)
 
 
@@ -48,10 +47,7 @@ async def inspect_data(
 ) -> InspectResult:
     if action not in ACTIONS:
         raise ToolInputError(f"action must be one of {', '.join(ACTIONS)}")
-    try:
-        task = services.store.get(task_id)
-    except UnknownTaskError as exc:
-        raise ToolInputError(str(exc)) from None
+    task = task_of(services, task_id)
     root = services.store.root_of(task.dataset)
     if root is None or not data.data_files(root.path / task.dataset, task.dataset):
         raise ToolInputError(

@@ -8,8 +8,7 @@ from collections import defaultdict
 from mcp_server.episodes import EpisodeError
 from scoring.score import AnswerFormatError, AnswerValue, Score, UnscorableTaskError
 from scoring.verify import verify
-from task_store.store import UnknownTaskError
-from tools.catalog import resolve_episode
+from tools.catalog import resolve_episode, task_of
 from tools.context import Services
 from tools.errors import ToolInputError, VerifierError
 from tools.results import DatasetProgress, Progress, ResetResult, SubmitResult
@@ -20,7 +19,7 @@ log = logging.getLogger(__name__)
 async def submit_answer(
     services: Services, client: str | None, task_id: str, answer: object, episode_id: str | None = None
 ) -> SubmitResult:
-    _check_task(services, task_id)
+    task_of(services, task_id)
     value = answer_value(answer)
     episode = resolve_episode(services, client, task_id, episode_id)
     if not episode.active:
@@ -60,13 +59,6 @@ def answer_value(answer: object) -> AnswerValue:
                          f"{type(answer).__name__} (this submission was not counted as an attempt)")
 
 
-def _check_task(services: Services, task_id: str) -> None:
-    try:
-        services.store.get(task_id)
-    except UnknownTaskError as exc:
-        raise ToolInputError(str(exc)) from None
-
-
 def _score(services: Services, task_id: str, answer: AnswerValue) -> Score:
     key = services.store.answer_key(task_id)
     try:
@@ -87,7 +79,7 @@ async def reset_task(
     services: Services, client: str | None, task_id: str, episode_id: str | None = None,
     quota_key: str | None = None,
 ) -> ResetResult:
-    _check_task(services, task_id)
+    task_of(services, task_id)
     try:
         episode, previous = await services.episodes.reset(task_id, client, episode_id, quota_key)
     except EpisodeError as exc:
