@@ -125,7 +125,7 @@ def check_records(db: Path, episodes: list[str]) -> tuple[int, int, int]:
 def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MEDGYM_HOME": str(home), "MEDGYM_LOG_LEVEL": "WARNING", "MEDGYM_POOL_SIZE": "4",
            "MEDGYM_MAX_EPISODES_PER_CLIENT": "64"}
-    command = [sys.executable, "-m", "mcp_server.cli", "serve", "--transport", "http", "--port", str(port)]
+    command = [sys.executable, "-m", "medgym_cli", "serve", "--transport", "http", "--port", str(port)]
     proc = subprocess.Popen(command, env=env, stderr=(home / "server.log").open("wb"))
     deadline = time.monotonic() + 180  # the built-in pack may be built first
     while True:

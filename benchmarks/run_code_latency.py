@@ -51,7 +51,7 @@ def _percentile(values: list[float], q: float) -> float:
 def _medgym_server(home: Path) -> StdioServerParameters:
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "MEDGYM_HOME": str(home), "MEDGYM_IMAGE": IMAGE,
            "MEDGYM_LOG_LEVEL": "WARNING"}
-    return StdioServerParameters(command=sys.executable, args=["-m", "mcp_server.cli", "serve"], env=env)
+    return StdioServerParameters(command=sys.executable, args=["-m", "medgym_cli", "serve"], env=env)
 
 
 async def _medgym_task_ids(client: Client, count: int) -> list[str]:

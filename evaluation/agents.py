@@ -14,29 +14,28 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from evaluation.session import EpisodeSession
-from evaluation.transcript import TOOL_SPECS, Message
+from medgym.errors import ConfigurationError
+from trajectory.transcript import Message
 
 Agent = Callable[[EpisodeSession], Awaitable[None]]
 NUDGE = "Use the tools: run_code to compute, then submit_answer with your final answer."
 
 
-class AgentSetupError(ValueError):
+class AgentSetupError(ConfigurationError):
     """The agent cannot be built from the options given (the message says what to fix)."""
 
 
-def oracle_agent(db_path: Path, pack_root: Path) -> Agent:
-    from task_store.store import DataRoot, TaskStore
-
-    store = TaskStore.open(db_path, [DataRoot("pack", pack_root)])
+def oracle_agent(reference: Callable[[str], str | None]) -> Agent:
+    """Runs each task's reference solution (`reference(task_id)`, read from the local store by the
+    caller, never from the server) and submits its last line."""
 
     async def oracle(session: EpisodeSession) -> None:
-        code = store.reference_solution(session.task_id)
+        code = reference(session.task_id)
         if not code:
             raise AgentSetupError(f"{session.task_id} has no reference solution (only built-in pack tasks do)")
         result = await session.run_code(code, timeout_s=120)
@@ -50,7 +49,7 @@ def oracle_agent(db_path: Path, pack_root: Path) -> Agent:
 def python_agent(spec: str) -> Agent:
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise AgentSetupError("--agent python needs --agent-spec module:function")
+        raise AgentSetupError("a custom agent is given as --agent module:function")
     try:
         function = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
@@ -82,7 +81,7 @@ def openai_agent(settings: ChatSettings) -> Agent:
     async def agent(session: EpisodeSession) -> None:
         async with httpx.AsyncClient(timeout=settings.timeout_s, headers=headers) as http:
             for _ in range(settings.max_turns):
-                message = await _complete(http, url, settings, session.messages)
+                message = await _complete(http, url, settings, session)
                 if not await _act(session, message):
                     session.messages.append({"role": "user", "content": NUDGE})
                 if session.finished:
@@ -91,11 +90,8 @@ def openai_agent(settings: ChatSettings) -> Agent:
     return agent
 
 
-AGENT_TOOLS = tuple(spec["function"]["name"] for spec in TOOL_SPECS)
-
-
-async def _complete(http: httpx.AsyncClient, url: str, settings: ChatSettings, messages: list[Message]) -> Message:
-    body = {"model": settings.model, "messages": messages, "tools": TOOL_SPECS, "tool_choice": "auto",
+async def _complete(http: httpx.AsyncClient, url: str, settings: ChatSettings, session: EpisodeSession) -> Message:
+    body = {"model": settings.model, "messages": session.messages, "tools": session.tools, "tool_choice": "auto",
             "temperature": settings.temperature}
     response = await http.post(url, json=body)
     if response.status_code >= 400:
@@ -117,7 +113,8 @@ async def _act(session: EpisodeSession, message: Message) -> bool:
             arguments = json.loads(function.get("arguments") or "{}")
         except ValueError:
             arguments = None
-        if not isinstance(arguments, dict) or function.get("name") not in AGENT_TOOLS:
+        names = {spec["function"]["name"] for spec in session.tools}
+        if not isinstance(arguments, dict) or function.get("name") not in names:
             session.messages.append({"role": "tool", "tool_call_id": call.get("id"), "content": json.dumps(
                 {"error": "unknown tool or arguments that are not a JSON object"})})
             continue

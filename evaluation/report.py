@@ -12,8 +12,8 @@ from math import radians, sin
 from pathlib import Path
 from typing import Any
 
-from evaluation.rundir import RunDir
 from evaluation.summary import Stats, Summary, summarize, table
+from trajectory.rundir import RunDir
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
            "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")

@@ -23,8 +23,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from evaluation.agents import Agent
-from evaluation.rundir import ResultRow, RunDir
-from evaluation.session import EpisodeSession
+from evaluation.session import EpisodeSession, agent_tool_specs
+from medgym.version import __version__
+from trajectory.rundir import ResultRow, RunDir
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ async def connect(options: EvalOptions) -> AsyncIterator[Client]:
     keep = ("PATH", "HOME", "DOCKER_HOST", "LANG")
     env = {k: v for k, v in os.environ.items() if k.startswith("MEDGYM_") or k in keep}
     env.update(options.server_env)
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server.cli", "serve"], env=env)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "medgym_cli", "serve"], env=env)
     async with Client(params, read_timeout_seconds=900) as client:
         yield client
 
@@ -86,8 +87,8 @@ async def select_tasks(client: Client, selection: Selection) -> list[str]:
 
 
 async def run_episode(client: Client, agent: Agent, agent_info: dict[str, Any], task_id: str, sample: int,
-                      run_dir: RunDir) -> ResultRow:
-    session = EpisodeSession(client, task_id)
+                      run_dir: RunDir, tools: list[dict[str, Any]]) -> ResultRow:
+    session = EpisodeSession(client, task_id, tools)
     started = time.monotonic()
     error = None
     try:
@@ -116,6 +117,8 @@ async def run_eval(options: EvalOptions) -> list[ResultRow]:
     finished = {row.key for row in run_dir.rows()}
     async with connect(options) as client:
         task_ids = await select_tasks(client, options.selection)
+        tools = await agent_tool_specs(client)
+        run_dir.write_tool_specs(tools)
         jobs = [(t, k) for t in task_ids for k in range(options.samples) if (t, k) not in finished]
         _write_metadata(run_dir, options, client, len(task_ids))
         limiter = anyio.Semaphore(options.concurrency)
@@ -124,7 +127,8 @@ async def run_eval(options: EvalOptions) -> list[ResultRow]:
 
             async def one(task_id: str, sample: int) -> None:
                 async with limiter:
-                    row = await run_episode(client, options.agent, options.agent_info, task_id, sample, run_dir)
+                    row = await run_episode(client, options.agent, options.agent_info, task_id, sample, run_dir,
+                                            tools)
                 run_dir.append(row)
                 progress.advance(bar)
 
@@ -140,8 +144,6 @@ def _progress(quiet: bool) -> Progress:
 
 
 def _write_metadata(run_dir: RunDir, options: EvalOptions, client: Client, tasks: int) -> None:
-    from mcp_server import __version__
-
     server = client.server_info
     metadata = run_dir.metadata()
     metadata.update({

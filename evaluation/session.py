@@ -12,7 +12,8 @@ from typing import Any
 
 from mcp import Client
 
-from evaluation.transcript import Message, opening, tool_call, tool_result
+from trajectory.toolspecs import openai_specs
+from trajectory.transcript import Message, opening, tool_call, tool_result
 
 
 class ToolCallError(RuntimeError):
@@ -20,9 +21,10 @@ class ToolCallError(RuntimeError):
 
 
 class EpisodeSession:
-    def __init__(self, client: Client, task_id: str):
+    def __init__(self, client: Client, task_id: str, tools: list[dict[str, Any]] | None = None):
         self._client = client
         self.task_id = task_id
+        self.tools = tools or []  # OpenAI specs of the agent's tools, from the server's list_tools
         self.view: dict[str, Any] = {}
         self.episode_id = ""
         self.messages: list[Message] = []
@@ -41,9 +43,10 @@ class EpisodeSession:
     def finished(self) -> bool:
         return self.verdict is not None and bool(self.verdict.get("episode_ended"))
 
-    async def run_code(self, code: str, timeout_s: float = 30.0, note: str | None = None) -> dict[str, Any]:
-        """Run code in the episode's sandbox (a turn of the transcript)."""
-        return await self.call("run_code", {"code": code, "timeout_s": timeout_s}, note)
+    async def run_code(self, code: str, timeout_s: float | None = None, note: str | None = None) -> dict[str, Any]:
+        """Run code in the episode's sandbox (a turn of the transcript); the server's default timeout if None."""
+        arguments: dict[str, Any] = {"code": code} if timeout_s is None else {"code": code, "timeout_s": timeout_s}
+        return await self.call("run_code", arguments, note)
 
     async def submit(self, answer: Any, note: str | None = None) -> dict[str, Any]:
         return await self.call("submit_answer", {"answer": answer}, note)
@@ -80,3 +83,9 @@ class EpisodeSession:
         if self.episode_id and not self.finished:
             with contextlib.suppress(ToolCallError):
                 await self._raw("reset_task", {"task_id": self.task_id, "episode_id": self.episode_id})
+
+
+async def agent_tool_specs(client: Client) -> list[dict[str, Any]]:
+    """The OpenAI specs of the agent's tools, generated from the server's `list_tools`."""
+    listed = await client.list_tools()
+    return openai_specs(tool.model_dump(by_alias=True) for tool in listed.tools)

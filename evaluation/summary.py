@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from evaluation.rundir import ResultRow
+from trajectory.rundir import ResultRow
 
 OVERALL = "all"
 

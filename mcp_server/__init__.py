@@ -1,3 +1,1 @@
-"""medgym's MCP server: application, episodes, transports, settings and the CLI."""
-
-__version__ = "0.1.0"
+"""MCP wiring only: the server app, its lifespan, tool registration, transports, auth, identity, recording."""

@@ -13,9 +13,10 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 
 from mcp_server.settings import Settings
+from medgym.errors import ConfigurationError
 
 
-class AuthConfigError(ValueError):
+class AuthConfigError(ConfigurationError):
     """The token configuration is missing or unreadable (the message says how to fix it)."""
 
 

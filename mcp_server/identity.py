@@ -1,36 +1,45 @@
-"""Who is calling: the key under which a client's episodes are kept."""
+"""Who is calling, from what the transport verified: never from a header the client chose.
+
+- stdio: the process is the client (`local`), with no quota.
+- HTTP: the authenticated principal (bearer token) and the transport's own session (the SDK's
+  `Connection.session_id`, set only for a session it created and checks). Its key is
+  `<principal>/<session>`; a sessionless request (the 2026-07-28 era) is `principal:<name>`, or
+  anonymous (None) without a token, and must pass `episode_id` back. Quotas count per principal,
+  or per TCP peer address for anonymous callers (proxy headers are not trusted).
+"""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
 
-from mcp_server.settings import Settings
+from tools.episodes import Caller
 
-SESSION_HEADER = "mcp-session-id"
+LOCAL = Caller(key="local", quota=None)
 
 
-def client_identity(ctx: Context[Any, Any], settings: Settings) -> str | None:
-    """'stdio' for the stdio process, 'http:<session id>' for a stateful HTTP session,
-    'principal:<name>' for an authenticated sessionless client, else None.
-
-    None means an anonymous sessionless client: it must pass `episode_id` back explicitly.
-    """
-    if settings.transport == "stdio":
-        return "stdio"
-    headers = ctx.headers or {}
-    if session := headers.get(SESSION_HEADER):
-        return f"http:{session}"
+def caller_of(ctx: Context[Any, Any]) -> Caller:
+    request_context = ctx.request_context
+    if request_context.lifespan_context.settings.transport == "stdio":
+        return LOCAL
     token = get_access_token()
-    return f"principal:{token.client_id}" if token is not None else None
+    principal = token.client_id if token is not None else None
+    session = getattr(getattr(request_context.session, "_connection", None), "session_id", None)
+    if session:
+        key: str | None = f"{principal or 'anonymous'}/{session}"
+    else:
+        key = f"principal:{principal}" if principal else None
+    return Caller(key=key, quota=f"principal:{principal}" if principal else _peer(request_context.request))
 
 
-def quota_key(ctx: Context[Any, Any], settings: Settings) -> str | None:
-    """Whose episode quota a call counts against: its identity, else its network address."""
-    if (identity := client_identity(ctx, settings)) is not None:
-        return identity
-    request = getattr(ctx.request_context, "request", None)
+def _peer(request: Any) -> str | None:
     client = getattr(request, "client", None)
     return f"addr:{client.host}" if client is not None else None
+
+
+def pseudonym(key: str | None) -> str | None:
+    """What records and logs keep of a client key: a stable hash, never the session id itself."""
+    return None if key is None else "c_" + hashlib.sha256(key.encode()).hexdigest()[:16]

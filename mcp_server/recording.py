@@ -1,4 +1,7 @@
-"""Glue between the server and the recorder: episode lifecycle and tool-call events."""
+"""Glue between the server and the recorder: episode lifecycle and tool-call events.
+
+Records name clients by a pseudonym (a hash of their key), never by session id.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,20 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mcp_server import __version__
-from mcp_server.episodes import Episode, EpisodeManager
+from mcp_server.identity import pseudonym
 from mcp_server.settings import Settings
+from mcp_server.state import AppState
+from medgym.errors import UnknownTaskError
+from medgym.version import __version__
 from sandbox.labels import OWNER, is_orphan, owner_label
 from scoring.verify import verifier_name
-from task_store.store import TaskStore, UnknownTaskError
+from task_store.store import TaskStore
+from tools.episodes import Caller, Episode, EpisodeManager
 from trajectory.recorder import Recorder
 from trajectory.records import Provenance
 from trajectory.store import RecordStore
 
 log = logging.getLogger(__name__)
-RECORDED_TOOLS = ("get_task", "run_code", "inspect_data", "submit_answer", "reset_task")
 
 
 class EpisodeRecording:
@@ -33,10 +38,10 @@ class EpisodeRecording:
             verifier = verifier_name(self._tasks.answer_key(episode.task_id))
         except UnknownTaskError:
             verifier = None
-        self.recorder.opened(episode.episode_id, episode.task_id, episode.client, verifier)
+        self.recorder.opened(episode.episode_id, episode.task_id, pseudonym(episode.client), verifier)
 
     def episode_ended(self, episode: Episode) -> None:
-        self.recorder.ended(episode.episode_id, episode.ended or "ended", episode.solved, episode.attempts_used,
+        self.recorder.ended(episode.episode_id, episode.ended or "shutdown", episode.solved, episode.attempts_used,
                             episode.max_attempts)
 
 
@@ -54,20 +59,20 @@ def start_recording(settings: Settings, tasks: TaskStore, episodes: EpisodeManag
 
 
 def record_call(
-    recorder: Recorder, episodes: EpisodeManager, tasks: TaskStore, client: str | None, tool: str,
-    arguments: dict[str, Any], result: BaseModel | None, error: str | None, error_kind: str | None,
-    duration_ms: float,
+    state: AppState, caller: Caller, tool: str, arguments: dict[str, Any], result: BaseModel | None,
+    error: tuple[str, str] | None, duration_ms: float,
 ) -> None:
-    """Record one call of a per-episode tool under the episode it concerned."""
-    if tool not in RECORDED_TOOLS:
-        return
+    """Record one call of a per-episode tool under the episode it concerned (if any)."""
     episode_id = _episode_of(tool, result)
     if episode_id is None:
-        episode = episodes.peek(str(arguments.get("task_id", "")), client, arguments.get("episode_id"))
+        episode = state.services.episodes.peek(str(arguments.get("task_id", "")), caller, arguments.get("episode_id"))
         episode_id = episode.episode_id if episode else None
-    if episode_id is not None:
-        reference = tool == "run_code" and _is_reference(tasks, str(arguments.get("task_id")), arguments.get("code"))
-        recorder.event(episode_id, tool, arguments, result, error, error_kind, duration_ms, reference)
+    if episode_id is None:
+        return
+    reference = tool == "run_code" and _is_reference(state.services.store, str(arguments.get("task_id")),
+                                                     arguments.get("code"))
+    message, kind = error if error is not None else (None, None)
+    state.recorder.event(episode_id, tool, arguments, result, message, kind, duration_ms, reference)
 
 
 def _is_reference(tasks: TaskStore, task_id: str, code: object) -> bool:

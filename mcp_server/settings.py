@@ -13,8 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from mcp_server import __version__
+from medgym.errors import ConfigurationError
+from medgym.version import __version__
+from sandbox.config import BackendConfig, DockerBackendConfig
 from sandbox.limits import Limits
+from task_store.store import DataRoot
 
 ENV_PREFIX = "MEDGYM_"
 
@@ -59,6 +62,16 @@ class Settings(BaseModel):
     def db_path(self) -> Path:
         return self.home / "medgym.sqlite"
 
+    def backend_config(self) -> BackendConfig:
+        """The typed configuration of the sandbox backend (built by `.build(instance_id)`)."""
+        return DockerBackendConfig(docker_host=self.docker_host)
+
+    def roots(self) -> list[DataRoot]:
+        """The data roots served: the built-in pack (built on first use) and the data directory."""
+        from task_store.roots import configured_roots
+
+        return configured_roots(self.home, self.pack, self.pack_seed, self.data_dir)
+
     @classmethod
     def from_env(
         cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
@@ -88,7 +101,7 @@ class Settings(BaseModel):
             raise SettingsError(_describe(exc)) from None
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError):
     """The configuration is invalid; the message names the variable to fix."""
 
 

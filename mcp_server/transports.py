@@ -13,7 +13,6 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from mcp_server.app import ServerHandle
 from mcp_server.auth import AuthConfigError, load_tokens
-from mcp_server.identity import SESSION_HEADER
 from mcp_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,13 +78,28 @@ def check_exposure(settings: Settings) -> None:
             "MEDGYM_TOKEN_FILE) to a secret of at least 16 characters, or bind 127.0.0.1")
 
 
+SESSION_HEADER = "mcp-session-id"
+
+
 def session_end_middleware(app: ASGIApp, handle: ServerHandle) -> ASGIApp:
+    """When the SDK accepts a DELETE that ends a session (2xx), end that session's episodes."""
+
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await app(scope, receive, send)
-        if scope.get("type") == "http" and scope.get("method") == "DELETE" and handle.state is not None:
-            headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-            if session := headers.get(SESSION_HEADER):
-                await handle.state.services.episodes.end_client(f"http:{session}")
+        if scope.get("type") != "http" or scope.get("method") != "DELETE":
+            await app(scope, receive, send)
+            return
+        status: list[int] = []
+
+        async def watch(message: dict[str, Any]) -> None:
+            if message.get("type") == "http.response.start":
+                status.append(int(message.get("status", 0)))
+            await send(message)
+
+        await app(scope, receive, watch)
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        session = headers.get(SESSION_HEADER)
+        if session and status and 200 <= status[0] < 300 and handle.state is not None:
+            await handle.state.services.episodes.end_session(session)
 
     return wrapped
 
@@ -95,7 +109,8 @@ def serve_http(handle: ServerHandle, settings: Settings) -> None:
 
     check_exposure(settings)
     config = uvicorn.Config(http_app(handle, settings), host=settings.host, port=settings.port,
-                            log_level=settings.log_level.lower(), lifespan="on", log_config=None)
+                            log_level=settings.log_level.lower(), lifespan="on", log_config=None,
+                            proxy_headers=False)  # X-Forwarded-For is client-chosen: never an identity
     server = uvicorn.Server(config)
     log.info("medgym MCP endpoint: http://%s:%d/mcp", settings.host, settings.port)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the previous handler:

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from sandbox.contract import SandboxLostError, SandboxTimeoutError
+from medgym.errors import SandboxLostError, SandboxTimeoutError
 
 log = logging.getLogger(__name__)
 

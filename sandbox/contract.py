@@ -1,12 +1,17 @@
 """The sandbox contract every backend implements, with honest, typed failures.
 
 A non-zero exit, a timeout or an out-of-memory kill is a normal `ExecResult`. Only "could not
-run at all" raises, with a `SandboxError` subclass whose message is never shown as program
-output.
+run at all" raises, with a `medgym.errors.SandboxError` subclass whose message is never shown as
+program output.
+
+Two protocols: a `Sandbox` is one isolated environment owned by one episode; a `SandboxBackend`
+starts sandboxes from a `SandboxSpec` and reaps them (the local Docker engine; a Ray cluster of
+Docker nodes). Backends are built from a typed configuration (`sandbox.config`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -14,6 +19,8 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.limits import Limits
+
+LimitName = Literal["timeout", "memory", "processes", "disk", "output"]
 
 
 class ExecResult(BaseModel):
@@ -28,8 +35,7 @@ class ExecResult(BaseModel):
     timed_out: bool = False
     oom_killed: bool = False
     output_truncated: bool = False
-    limits_hit: list[Literal["timeout", "memory", "processes", "disk", "output"]] = Field(
-        default_factory=list, description="which sandbox limits this run ran into")
+    limits_hit: list[LimitName] = Field(default_factory=list, description="which sandbox limits this run ran into")
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class Mount:
 
 @dataclass(frozen=True)
 class SandboxSpec:
-    """Everything needed to start one episode's sandbox."""
+    """Everything needed to start one sandbox."""
 
     image: str
     limits: Limits
@@ -57,25 +63,92 @@ class Sandbox(Protocol):
     def sandbox_id(self) -> str: ...
 
     def run(self, code: str, timeout_s: float, max_output_bytes: int) -> ExecResult:
-        """Run `code` as `python script.py` in /workspace. Blocking; call from a worker thread."""
+        """Run `code` as `python script.py` in /workspace. Blocking; call from a worker thread.
+
+        Raises:
+            SandboxLostError: the sandbox is gone or stopped answering.
+            SandboxTimeoutError: the runner did not answer within the timeout plus a grace period.
+            SandboxError: any other failure to run the code at all.
+        """
+        ...
+
+    def alive(self) -> bool:
+        """True when the sandbox answers (a pooled one may have been killed meanwhile). Never raises."""
         ...
 
     def close(self) -> None:
-        """Destroy the sandbox and everything in it. Idempotent."""
+        """Destroy the sandbox and everything in it. Idempotent; never raises."""
         ...
 
 
-class SandboxError(RuntimeError):
-    """The sandbox machinery failed (not the agent's code)."""
+LabelPredicate = Callable[[Mapping[str, str]], bool]
 
 
-class SandboxUnavailableError(SandboxError):
-    """The container engine cannot be reached or refuses to start the sandbox."""
+@dataclass(frozen=True)
+class ImageStatus:
+    """Whether the sandbox image is present where sandboxes start, and built from this definition."""
+
+    image: str
+    present: bool
+    current: bool
+    image_id: str | None = None
+    build: str | None = None
 
 
-class SandboxLostError(SandboxError):
-    """The sandbox disappeared or stopped answering (killed from outside, engine restarted)."""
+class SandboxBackend(Protocol):
+    """Starts sandboxes and reaps them, on one engine or a cluster."""
 
+    instance_id: str
 
-class SandboxTimeoutError(SandboxError, TimeoutError):
-    """The in-container runner did not answer within the run's timeout plus a grace period."""
+    def ping(self) -> None:
+        """Check the engine answers.
+
+        Raises:
+            SandboxUnavailableError: it does not (the message says how to fix it).
+        """
+        ...
+
+    def describe(self) -> str:
+        """One line about the engine or cluster (e.g. its version), for `medgym doctor`.
+
+        Raises:
+            SandboxUnavailableError: it cannot be reached.
+        """
+        ...
+
+    def start(self, spec: SandboxSpec) -> Sandbox:
+        """Start a sandbox and wait until it is ready. Blocking; call from a worker thread.
+
+        Raises:
+            SandboxUnavailableError: the engine is unreachable, the image is missing, or the
+                sandbox did not become ready.
+        """
+        ...
+
+    def remove_where(self, predicate: LabelPredicate) -> int:
+        """Remove every medgym sandbox whose labels satisfy `predicate`; returns how many.
+
+        Raises:
+            SandboxUnavailableError: the engine cannot be reached.
+        """
+        ...
+
+    def reap_orphans(self) -> int:
+        """Remove sandboxes left by medgym servers that no longer run; returns how many.
+
+        Raises:
+            SandboxUnavailableError: the engine cannot be reached.
+        """
+        ...
+
+    def remove_own(self) -> int:
+        """Remove every sandbox this backend instance started (server shutdown). Never raises."""
+        ...
+
+    def image_status(self, image: str) -> ImageStatus:
+        """Whether `image` is present and current.
+
+        Raises:
+            SandboxUnavailableError: the engine cannot be reached.
+        """
+        ...

@@ -1,6 +1,6 @@
 """The Docker backend: one locked-down container per episode, driven through the docker SDK.
 
-Each container runs the preloaded runner (`sandbox/runner.py`) as its main process (PID 1, so
+Each container runs the preloaded runner (`sandbox/incontainer/runner.py`) as its main process (PID 1, so
 code inside cannot signal it) and talks to the server over its attach stream. The stream is
 opened with StdinOnce, so when the server goes away (even by SIGKILL) the runner sees EOF,
 exits, and the container stops; orphans left anyway are reaped by label at the next start.
@@ -10,23 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
+from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
+from sandbox import scripts
 from sandbox.channel import RunnerChannel
-from sandbox.contract import (
-    ExecResult,
-    SandboxError,
-    SandboxLostError,
-    SandboxSpec,
-    SandboxUnavailableError,
-)
-from sandbox.labels import MANAGED, owner_label
+from sandbox.contract import ExecResult, ImageStatus, LabelPredicate, SandboxSpec
+from sandbox.labels import INSTANCE, MANAGED, OWNER, is_orphan, owner_label
 from sandbox.limits import Limits
 
 log = logging.getLogger(__name__)
-
-RUNNER_SOURCE = (Path(__file__).with_name("runner.py")).read_text(encoding="utf-8")
 SANDBOX_USER = "1000:1000"
 READY_TIMEOUT_S = 120.0
 REPLY_GRACE_S = 15.0
@@ -121,7 +114,7 @@ class DockerSandbox:
 
 
 class DockerBackend:
-    """Starts and reaps sandbox containers on one Docker engine."""
+    """Starts and reaps sandbox containers on one Docker engine (a `SandboxBackend`)."""
 
     def __init__(self, instance_id: str, docker_host: str | None = None):
         self.instance_id = instance_id
@@ -141,6 +134,13 @@ class DockerBackend:
             raise
         except Exception as exc:
             self._client = None
+            raise SandboxUnavailableError(_engine_hint(exc)) from exc
+
+    def describe(self) -> str:
+        self.ping()
+        try:
+            return f"version {self.client.version().get('Version', '?')}"
+        except Exception as exc:
             raise SandboxUnavailableError(_engine_hint(exc)) from exc
 
     def start(self, spec: SandboxSpec) -> DockerSandbox:
@@ -167,11 +167,10 @@ class DockerBackend:
 
     def _create(self, spec: SandboxSpec) -> str:
         api = self.client.api
-        labels = {MANAGED: "1", "medgym.instance": self.instance_id, "medgym.owner": owner_label(),
-                  **spec.labels}
+        labels = {MANAGED: "1", INSTANCE: self.instance_id, OWNER: owner_label(), **spec.labels}
         try:
             created = api.create_container(
-                spec.image, command=["python3", "-u", "-c", RUNNER_SOURCE], stdin_open=True, detach=False,
+                spec.image, command=["python3", "-u", "-c", scripts.source("runner")], stdin_open=True, detach=False,
                 tty=False, user=SANDBOX_USER, working_dir="/workspace", hostname="sandbox",
                 environment=ENVIRONMENT, labels=labels,
                 host_config=api.create_host_config(**host_config_args(spec)),
@@ -190,14 +189,35 @@ class DockerBackend:
         found: list[dict[str, Any]] = self.client.api.containers(all=True, filters={"label": f"{MANAGED}=1"})
         return found
 
-    def remove_where(self, predicate: Any) -> int:
+    def remove_where(self, predicate: LabelPredicate) -> int:
         """Remove every medgym container whose labels satisfy `predicate`; returns how many."""
+        try:
+            containers = self.managed_containers()
+        except SandboxError:
+            raise
+        except Exception as exc:
+            raise SandboxUnavailableError(_engine_hint(exc)) from exc
         removed = 0
-        for container in self.managed_containers():
+        for container in containers:
             if predicate(container.get("Labels") or {}):
                 self._remove(container["Id"])
                 removed += 1
         return removed
+
+    def reap_orphans(self) -> int:
+        return self.remove_where(is_orphan)
+
+    def image_status(self, image: str) -> ImageStatus:
+        from sandbox.image import image_status
+
+        return image_status(self.client, image)
+
+    def remove_own(self) -> int:
+        try:
+            return self.remove_where(lambda labels: labels.get(INSTANCE) == self.instance_id)
+        except SandboxError as exc:
+            log.warning("could not remove this server's containers: %s", exc)
+            return 0
 
 
 def _connect(docker_host: str | None) -> Any:

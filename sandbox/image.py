@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import subprocess
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from medgym.errors import ConfigurationError
+from sandbox.contract import ImageStatus
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +25,8 @@ DEFINITION_FILES = ("Dockerfile", "requirements-sandbox.txt", "build_offline.sh"
 Method = Literal["auto", "dockerfile", "offline"]
 
 
-class ImageBuildError(RuntimeError):
+class ImageBuildError(ConfigurationError):
     """The image could not be built; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class ImageStatus:
-    image: str
-    present: bool
-    current: bool  # built from the definition files of this medgym version
-    image_id: str | None = None
-    build: str | None = None
 
 
 def definition_dir() -> Path:
@@ -48,10 +41,10 @@ def definition_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def image_status(client: object, image: str) -> ImageStatus:
-    """Whether `image` exists and was built from the current definition."""
+def image_status(client: Any, image: str) -> ImageStatus:
+    """Whether `image` exists on the engine of a docker `client` and was built from the current definition."""
     try:
-        info = client.api.inspect_image(image)  # type: ignore[attr-defined]
+        info = client.api.inspect_image(image)
     except Exception:
         return ImageStatus(image=image, present=False, current=False)
     labels = (info.get("Config") or {}).get("Labels") or {}

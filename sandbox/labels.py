@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 MANAGED = "medgym.managed"
 OWNER = "medgym.owner"
+INSTANCE = "medgym.instance"
 
 
 def _start_time(pid: int) -> str | None:

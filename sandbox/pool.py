@@ -14,8 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from sandbox.contract import SandboxError, SandboxSpec
-from sandbox.docker_backend import DockerSandbox
+from medgym.errors import SandboxError
+from sandbox.contract import Sandbox, SandboxSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,10 @@ def pool_key(spec: SandboxSpec) -> PoolKey:
 class WarmPool:
     """Hands out pre-started sandboxes; starts a fresh one when none is idle."""
 
-    def __init__(self, start: Callable[[SandboxSpec], DockerSandbox], size: int):
+    def __init__(self, start: Callable[[SandboxSpec], Sandbox], size: int):
         self._start = start
         self.size = size
-        self._idle: dict[PoolKey, deque[DockerSandbox]] = {}
+        self._idle: dict[PoolKey, deque[Sandbox]] = {}
         self._specs: dict[PoolKey, SandboxSpec] = {}
         self._cond = threading.Condition()
         self._closed = False
@@ -58,7 +58,7 @@ class WarmPool:
             self._ensure_thread()
             self._cond.notify_all()
 
-    def acquire(self, spec: SandboxSpec) -> DockerSandbox:
+    def acquire(self, spec: SandboxSpec) -> Sandbox:
         """A ready sandbox for one episode (blocking: call from a worker thread)."""
         self.warm(spec)
         key = pool_key(spec)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from medgym.errors import AnswerFormatError
 from scoring.numbers import show, single
-from scoring.score import AnswerFormatError, AnswerValue
+from scoring.score import AnswerValue
 
 DATE_FORMS = "a date as MM/DD/YYYY (M/D/YYYY also works) or YYYY-MM-DD"
 GESTATION_FORMS = (

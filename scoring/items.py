@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from medgym.errors import AnswerFormatError
 from scoring.numbers import is_huge, parse_number_text
-from scoring.score import AnswerFormatError, AnswerValue, Scalar
+from scoring.score import AnswerValue, Scalar
 
 MAX_ITEMS = 10_000
 MAX_LITERAL_CHARS = 1_000_000

@@ -11,7 +11,8 @@ import math
 import re
 from typing import TypeGuard
 
-from scoring.score import AnswerFormatError, AnswerValue, Scalar
+from medgym.errors import AnswerFormatError
+from scoring.score import AnswerValue, Scalar
 
 _DIGITS = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)"  # plain, or grouped in threes by commas
 _NUMBER = re.compile(rf"[+-]?(?:{_DIGITS}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")

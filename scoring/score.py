@@ -19,15 +19,3 @@ class Score(BaseModel):
     feedback: str
     verifier: str
     error: str | None = Field(None, description="set when the verifier itself failed (not a wrong answer)")
-
-
-class AnswerFormatError(ValueError):
-    """The submission cannot be read as this task's kind of answer.
-
-    The message says what form is expected (never the expected value). The tool reports it as a
-    fixable error and does not count it as an attempt.
-    """
-
-
-class UnscorableTaskError(RuntimeError):
-    """No verifier can score this task on this server (the message says why)."""

@@ -2,7 +2,7 @@
 
 A verifier returns a `Score` whose feedback says why without revealing the expected answer. A
 submission that cannot be read as the task's kind of answer raises `AnswerFormatError`; a key no
-verifier can score raises `UnscorableTaskError`. Anything else that goes wrong is a bug and is
+verifier can score raises `TaskNotScorableError`. Anything else that goes wrong is a bug and is
 left to raise, so the caller records a verifier crash rather than a wrong answer.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import assert_never
 
+from medgym.errors import AnswerFormatError, TaskNotScorableError
 from scoring.dates import parse_calendar_date, parse_gestational_age
 from scoring.items import Comparison, compare
 from scoring.keys import (
@@ -26,7 +27,7 @@ from scoring.keys import (
     UnscorableKey,
 )
 from scoring.numbers import ONE_NUMBER, finite_number, is_huge, show, single
-from scoring.score import AnswerFormatError, AnswerValue, Score, UnscorableTaskError
+from scoring.score import AnswerValue, Score
 
 # Floating-point slack on range and tolerance bounds (relative); far below any meaningful precision.
 BOUND_SLACK = 1e-9
@@ -55,7 +56,7 @@ def verify(key: AnswerKey, answer: AnswerValue) -> Score:
         case TextKey():
             return verify_text(key, answer)
         case UnscorableKey():
-            raise UnscorableTaskError(key.reason)
+            raise TaskNotScorableError(key.reason)
     assert_never(key)
 
 

@@ -11,16 +11,24 @@ import fnmatch
 import functools
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.contract import Mount
-from sandbox.inspector import human_size
 from task_store.adapters import ADAPTERS
 from task_store.models import DataFile
 
 log = logging.getLogger(__name__)
 
 SANDBOX_DATA_ROOT = "/data"
+
+
+@dataclass(frozen=True)
+class DataMount:
+    """A host file or folder the sandbox sees read-only at `target`."""
+
+    source: Path
+    target: str
+
 HIDDEN_PATTERNS = ("*task*", "*.sqlite-wal", "*.sqlite-shm", ".*")
 
 
@@ -38,11 +46,11 @@ def _folder_is_clean(folder: Path, dataset: str) -> bool:
     return True
 
 
-def mounts(directory: Path, dataset: str) -> list[Mount]:
+def mounts(directory: Path, dataset: str) -> list[DataMount]:
     """Read-only mounts for the data of `dataset` found in `directory` (its folder in a root)."""
     if not directory.is_dir():
         return []
-    found: list[Mount] = []
+    found: list[DataMount] = []
     for entry in sorted(directory.iterdir()):
         real = entry.resolve()
         if _hidden(entry.name, dataset) or _hidden(real.name, dataset) or not real.exists():
@@ -50,7 +58,7 @@ def mounts(directory: Path, dataset: str) -> list[Mount]:
         if real.is_dir() and not _folder_is_clean(real, dataset):
             log.warning("not mounting %s: it contains task or label files", entry)
             continue
-        found.append(Mount(source=real, target=f"{SANDBOX_DATA_ROOT}/{dataset}/{entry.name}"))
+        found.append(DataMount(source=real, target=f"{SANDBOX_DATA_ROOT}/{dataset}/{entry.name}"))
     return found
 
 
@@ -81,3 +89,13 @@ def data_available(directory: Path, dataset: str) -> bool:
 def _kind(path: Path) -> str:
     return {".csv": "CSV table", ".sqlite": "SQLite database", ".db": "SQLite database",
             ".pkl": "pickle", ".json": "JSON", ".txt": "text"}.get(path.suffix.lower(), "file")
+
+
+def human_size(size: int) -> str:
+    """1536 -> '1.5 KB'."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

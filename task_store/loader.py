@@ -40,7 +40,7 @@ class LoadError:
         return f"{self.path}:{self.line}: {self.message}"
 
 
-def split_of(path: Path) -> str:
+def split_of_file(path: Path) -> str:
     """`valid_tasks.jsonl` is the test split of EHRSQL-style datasets unless a test file exists."""
     name = path.name
     if name == "task.jsonl":
@@ -58,7 +58,7 @@ def discover(root: Path) -> list[TaskFile]:
         for name in SPLIT_FILES:
             path = directory / name
             if path.is_file():
-                found.append(TaskFile(dataset, split_of(path), path))
+                found.append(TaskFile(dataset, split_of_file(path), path))
     return found
 
 

@@ -11,22 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
+from medgym.errors import BadCursorError, UnknownTaskError
 from scoring.keys import AnswerKey
 from task_store.index import SyncReport, connect, sync_root
 from task_store.models import Task
 
 _KEY = TypeAdapter(AnswerKey)
-
-
-class UnknownTaskError(KeyError):
-    """No task has this id; the message says how to find valid ids."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class BadCursorError(ValueError):
-    """A `list_tasks` cursor that this store did not issue (or for other filters)."""
 
 
 class TaskSummary(BaseModel):

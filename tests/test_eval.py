@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.rundir import RunDir
-from mcp_server.lifespan import configured_roots
 from mcp_server.settings import Settings
 from task_store.store import TaskStore
 from tests.conftest import IMAGE
 from tests.fake_chat import fake_chat_server
+from trajectory.rundir import RunDir
 from trajectory.store import RecordStore
 
 pytestmark = pytest.mark.usefixtures("docker_ready")
@@ -38,9 +37,9 @@ def _eval(home: Path, run_dir: Path, *args: str, env: dict[str, str] | None = No
 
 def _sample_tasks(home: Path, path: Path, per_dataset: int | None) -> list[str]:
     """The whole pack (None) or a sample spread over every category of every dataset."""
-    from mcp_server.certify import select
+    from medgym_cli.certify import select
 
-    store = TaskStore.open(home / "medgym.sqlite", configured_roots(Settings(home=home)))
+    store = TaskStore.open(home / "medgym.sqlite", Settings(home=home).roots())
     ids = [t.task_id for t in select(store, None, per_dataset * 3 if per_dataset else None)]
     path.write_text("\n".join(ids) + "\n")
     return ids
@@ -89,7 +88,7 @@ def test_a_wrong_agent_scores_zero(pack_home: Path, tmp_path: Path) -> None:
 def _assert_exports_hold_no_ground_truth(home: Path, tmp_path: Path, run_dir: Path, task_ids: set[str]) -> None:
     from trajectory.export import export
 
-    store = TaskStore.open(home / "medgym.sqlite", configured_roots(Settings(home=home)))
+    store = TaskStore.open(home / "medgym.sqlite", Settings(home=home).roots())
     secrets: set[str] = set()
     for task_id in task_ids:
         key = store.answer_key(task_id).model_dump()
@@ -110,7 +109,7 @@ def _assert_exports_hold_no_ground_truth(home: Path, tmp_path: Path, run_dir: Pa
 
 def test_openai_agent_tool_loop_turn_limit_and_scoring(pack_home: Path, tmp_path: Path) -> None:
     ids = _sample_tasks(pack_home, tmp_path / "tasks.txt", 2)
-    store = TaskStore.open(pack_home / "medgym.sqlite", configured_roots(Settings(home=pack_home)))
+    store = TaskStore.open(pack_home / "medgym.sqlite", Settings(home=pack_home).roots())
     solutions = {task_id: store.reference_solution(task_id) or "" for task_id in ids}
     env = _env(pack_home, FAKE_KEY="sk-test-123")
     tasks = ["--tasks-file", str(tmp_path / "tasks.txt")]

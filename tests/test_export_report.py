@@ -7,15 +7,17 @@ import re
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from evaluation.report import write_report
-from evaluation.rundir import ResultRow, RunDir
 from evaluation.summary import markdown, pass_at_k, summarize, text
-from evaluation.transcript import SYSTEM_PROMPT, TOOL_SPECS, Message, opening, tool_call, tool_result
 from trajectory.export import OutcomeFilter, export
 from trajectory.records import EpisodeRecord, EventRecord, Provenance
+from trajectory.rundir import ResultRow, RunDir
 from trajectory.store import RecordStore
+from trajectory.toolspecs import TOOL_SPECS_KEY, openai_specs
+from trajectory.transcript import SYSTEM_PROMPT, Message, opening, tool_call, tool_result
 
 CALC, EHR = "medcalcbench/test/6", "mimic_iii/test/1"
 # (task, sample, outcome): one success and one failure on EHR, only failures on CALC
@@ -23,6 +25,18 @@ PLAN = [(EHR, 0, "correct"), (EHR, 1, "incorrect"), (CALC, 0, "unsubmitted"), (C
 ODD = "ehr<shot>/test/9"
 CATEGORY = {CALC: "lab <values> & ratios", EHR: "count", ODD: "misc"}
 INPUT_ERROR = "answer must be a single number"
+
+
+def _server_specs() -> list[dict[str, Any]]:
+    """The agent tools' specs as the server publishes them (no lifespan needed to list tools)."""
+    from mcp_server.app import build_server
+    from mcp_server.settings import Settings
+
+    tools = anyio.run(build_server(Settings(pack=False)).mcp.list_tools)
+    return openai_specs(tool.model_dump(by_alias=True) for tool in tools)
+
+
+TOOL_SPECS = _server_specs()
 
 
 def view(task_id: str, episode_id: str) -> dict[str, Any]:
@@ -63,6 +77,7 @@ def make_run(path: Path, plan: list[tuple[str, int, str]], agent: dict[str, Any]
     run = RunDir(path)
     run.create()
     run.write_metadata({"agent": agent or {"kind": "openai", "model": "gpt-test"}, "samples": 2})
+    run.write_tool_specs(TOOL_SPECS)
     for task_id, sample, outcome in plan:
         episode_id = f"{path.name}-{task_id.replace('/', '-')}-{sample}"
         relative = run.write_transcript(episode_id, transcript(task_id, episode_id, outcome))
@@ -77,6 +92,7 @@ def make_run(path: Path, plan: list[tuple[str, int, str]], agent: dict[str, Any]
 
 def make_store(path: Path, plan: list[tuple[str, int, str]]) -> Path:
     store = RecordStore(path)
+    store.set_meta(TOOL_SPECS_KEY, json.dumps(TOOL_SPECS))
     provenance = Provenance(medgym_version="0.1.0", image="medgym-sandbox:test", max_attempts=1)
     for number, (task_id, sample, outcome) in enumerate(plan):
         episode_id = f"ep-{task_id.replace('/', '-')}-{sample}"

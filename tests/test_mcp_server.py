@@ -34,7 +34,7 @@ def _containers(handle: ServerHandle) -> set[str]:
 
 def _episode_sandboxes(handle: ServerHandle) -> set[str]:
     assert handle.state is not None
-    episodes = handle.state.services.episodes.episodes_of("stdio")
+    episodes = handle.state.services.episodes.episodes_of("local")
     return {e.sandbox.sandbox_id for e in episodes if e.sandbox is not None}
 
 

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from mcp_server import certify
 from mcp_server.app import build_server
-from mcp_server.lifespan import configured_roots
 from mcp_server.settings import Settings
+from medgym_cli import certify
 from sandbox.docker_backend import DockerBackend
 from task_store.pack.build import DEFAULT_SEED, PACK_DATASETS, build_into, pack_dir
 from task_store.store import TaskStore
 from tests.conftest import IMAGE
 from tests.leaks import assert_no_ground_truth
+from tools.sandboxes import SandboxProvider
 
 pytestmark = pytest.mark.anyio
 
@@ -61,7 +61,7 @@ async def test_pack_is_served_with_zero_configuration(pack_home: Path, shared_di
 
 
 async def test_no_reference_sql_or_answer_in_tool_results(pack_home: Path) -> None:
-    store = TaskStore.open(pack_home / "medgym.sqlite", configured_roots(_settings(pack_home)))
+    store = TaskStore.open(pack_home / "medgym.sqlite", _settings(pack_home).roots())
     async with Client(build_server(_settings(pack_home)).mcp) as client:
         for dataset in PACK_DATASETS:
             page = (await client.call_tool("list_tasks", {"dataset": dataset, "limit": 60})).structured_content
@@ -113,9 +113,10 @@ async def test_sandbox_sees_data_but_no_task_files(pack_home: Path) -> None:
 @pytest.mark.usefixtures("docker_ready", "no_leftover_containers")
 def test_certify_the_whole_pack(pack_home: Path) -> None:
     """Every reference solution scores correct in the real sandbox; every constant answer incorrect."""
-    store = TaskStore.open(pack_home / "medgym.sqlite", configured_roots(_settings(pack_home)))
+    store = TaskStore.open(pack_home / "medgym.sqlite", _settings(pack_home).roots())
     tasks = certify.select(store, None, None)
-    reports, outcomes = certify.certify(store, DockerBackend("tests-certify"), IMAGE, tasks)
+    sandboxes = SandboxProvider(store, IMAGE, certify.LIMITS, DockerBackend("tests-certify").start)
+    reports, outcomes = certify.certify(store, sandboxes, tasks)
     for name, report in sorted(reports.items()):
         print(f"\n{name}: {report.tasks} tasks, reference correct {report.reference_correct}, "
               f"constants incorrect {report.constants_incorrect}, {report.seconds} s")

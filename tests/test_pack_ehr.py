@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server.certify import CONSTANTS
+from medgym_cli.certify import CONSTANTS
 from scoring.keys import ItemSetKey
 from scoring.verify import verify
 from task_store.models import IndexedTask

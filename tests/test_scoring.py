@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from medgym.errors import AnswerFormatError, TaskNotScorableError
 from scoring.keys import (
     AnswerKey,
     BooleanKey,
@@ -25,7 +26,7 @@ from scoring.keys import (
     TextKey,
     UnscorableKey,
 )
-from scoring.score import AnswerFormatError, AnswerValue, Scalar, Score, UnscorableTaskError
+from scoring.score import AnswerValue, Scalar, Score
 from scoring.verify import verify
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "medagentgym"
@@ -504,7 +505,7 @@ def test_text() -> None:
 
 
 def test_unscorable_raises_with_reason() -> None:
-    with pytest.raises(UnscorableTaskError, match="needs the FHIR server"):
+    with pytest.raises(TaskNotScorableError, match="needs the FHIR server"):
         verify(UnscorableKey(reason="needs the FHIR server"), "anything")
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from medgym.errors import AnswerFormatError
 from scoring.keys import DateKey, GestationalAgeKey, IntegerKey, ItemSetKey, RangeKey, RelativeKey
-from scoring.score import AnswerFormatError, AnswerValue
+from scoring.score import AnswerValue
 from scoring.verify import verify
 from task_store.store import DataRoot, TaskFilter, TaskStore
 

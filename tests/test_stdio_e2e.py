@@ -36,8 +36,14 @@ def _records(shared: Path) -> dict[str, dict[str, Any]]:
     return {str(r["Row Number"]): r for r in map(json.loads, lines)}
 
 
-def _running_sandboxes() -> list[dict[str, Any]]:
-    return [c for c in DockerBackend("tests").managed_containers() if c.get("State") == "running"]
+def _owner_pid(container: dict[str, Any]) -> int:
+    return int(container["Labels"]["medgym.owner"].split(":")[1])
+
+
+def _running_sandboxes(also: int | None = None) -> list[dict[str, Any]]:
+    """Running sandboxes of servers this test spawned (or of the server `also`); other processes' are theirs."""
+    return [c for c in DockerBackend("tests").managed_containers() if c.get("State") == "running"
+            and (_parent_of(_owner_pid(c)) == os.getpid() or _owner_pid(c) == also)]
 
 
 async def _call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
@@ -79,7 +85,7 @@ async def test_sigkilled_server_leaves_no_running_container(tmp_path: Path, shar
         async with Client(_server(tmp_path, shared_dir), read_timeout_seconds=30) as client:
             await _call(client, "run_code", task_id="npowerai/train/1", code="print('hi')")
             mine = [c for c in _running_sandboxes() if c["Id"] not in before]  # the episode's and the pool's
-            owners = {int(c["Labels"]["medgym.owner"].split(":")[1]) for c in mine}
+            owners = {_owner_pid(c) for c in mine}
             assert len(mine) >= 1 and len(owners) == 1
             owner_pid = owners.pop()
             os.kill(owner_pid, signal.SIGKILL)
@@ -88,10 +94,17 @@ async def test_sigkilled_server_leaves_no_running_container(tmp_path: Path, shar
     # the runner sees its stdin close and exits; a restarted server reaps anything left
     async with Client(_server(tmp_path, shared_dir)) as client:
         await _call(client, "list_datasets")
-    await _wait_until(lambda: {c["Id"] for c in _running_sandboxes()} <= before)
+    await _wait_until(lambda: {c["Id"] for c in _running_sandboxes(also=owner_pid)} <= before)
     leftovers = [c for c in DockerBackend("tests").managed_containers()
                  if c["Labels"].get("medgym.owner", "").split(":")[1:2] == [str(owner_pid)]]
     assert leftovers == []
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 async def _wait_until(condition: Any, timeout: float = 20.0) -> None:

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Annotated
 
-from mcp_server.episodes import Episode, EpisodeError
+from pydantic import Field
+
+from medgym.errors import InvalidArgumentError
 from task_store import data
 from task_store.adapters import ADAPTERS
 from task_store.models import Task
 from task_store.pack.build import PACK_DATASETS
-from task_store.store import BadCursorError, CountRow, TaskFilter, TaskPage, UnknownTaskError
-from tools.context import Services
-from tools.errors import ToolInputError
+from task_store.store import CountRow, TaskFilter, TaskPage
+from tools.context import Call, Services
+from tools.episodes import Episode
+from tools.params import EpisodeId, TaskId
 from tools.results import CategoryCount, DatasetInfo, DatasetList, LimitsView, SplitCount, TaskView
 
 MAX_CATEGORIES = 50
 
 
-def list_datasets(services: Services) -> DatasetList:
-    store = services.store
+def list_datasets(call: Call) -> DatasetList:
+    """Datasets served here: task counts per split, categories, whether their data is available."""
+    store = call.services.store
     rows: dict[str, list[CountRow]] = defaultdict(list)
     for row in store.counts():
         rows[row.dataset].append(row)
-    infos = [_dataset_info(services, name, rows[name]) for name in sorted(rows)]
+    infos = [_dataset_info(call.services, name, rows[name]) for name in sorted(rows)]
     data_root = next((r for r in store.roots if r.label == "medagentgym"), None)
     not_found = sorted(set(ADAPTERS) - set(rows) - set(PACK_DATASETS)) if data_root is not None else []
     malformed = sum(len(report.errors) for report in store.reports.values())
@@ -54,40 +59,50 @@ def _dataset_info(services: Services, name: str, rows: list[CountRow]) -> Datase
 
 
 def list_tasks(
-    services: Services,
-    dataset: str | None = None,
-    split: str | None = None,
-    category: str | None = None,
-    search: str | None = None,
-    limit: int = 20,
-    cursor: str | None = None,
+    call: Call,
+    dataset: Annotated[str | None, Field(description="e.g. medcalcbench, mimic_iii", max_length=100)] = None,
+    split: Annotated[str | None, Field(description="train, test or valid", max_length=100)] = None,
+    category: Annotated[str | None, Field(description="exact category name from list_datasets",
+                                          max_length=500)] = None,
+    search: Annotated[str | None, Field(description="words that must all occur in the question or its context",
+                                        max_length=500)] = None,
+    limit: Annotated[int, Field(ge=1, le=200, description="page size")] = 20,
+    cursor: Annotated[str | None, Field(description="next_cursor of the previous page", max_length=1000)] = None,
 ) -> TaskPage:
-    if dataset is not None and services.store.root_of(dataset) is None:
-        known = ", ".join(services.store.datasets()) or "none"
-        raise ToolInputError(f"unknown dataset {shorten(dataset)}; datasets here: {known}")
+    """Find tasks, filtered and paged. Never shows answers."""
+    store = call.services.store
+    if dataset is not None and store.root_of(dataset) is None:
+        known = ", ".join(store.datasets()) or "none"
+        raise InvalidArgumentError(f"unknown dataset {shorten(dataset)}; datasets here: {known}")
     if not 1 <= limit <= 200:
-        raise ToolInputError("limit must be between 1 and 200")
-    try:
-        return services.store.query(TaskFilter(dataset, split, category, search), limit, cursor)
-    except BadCursorError as exc:
-        raise ToolInputError(str(exc)) from None
+        raise InvalidArgumentError("limit must be between 1 and 200")
+    return store.query(TaskFilter(dataset, split, category, search), limit, cursor)
 
 
 def get_task(
-    services: Services, client: str | None, task_id: str, episode_id: str | None = None, new_episode: bool = False,
-    quota_key: str | None = None,
+    call: Call,
+    task_id: TaskId,
+    episode_id: EpisodeId = None,
+    new_episode: Annotated[bool, Field(description="open another, parallel episode of this task (e.g. one per "
+                                                   "sample); pass its episode_id to later calls")] = False,
 ) -> TaskView:
-    task = task_of(services, task_id)
+    """The task statement: question, context, data files, answer format, limits and attempts.
+
+    Opens an episode for this task (your attempts and sandbox), without starting a container.
+    """
+    services = call.services
+    task = task_of(call, task_id)
     if new_episode and episode_id:
-        raise ToolInputError("pass either episode_id (an open episode) or new_episode=true, not both")
-    if new_episode or (client is None and not episode_id):
-        try:
-            episode = services.episodes.open(task_id, client, quota_key)  # the result carries the new id
-        except EpisodeError as exc:
-            raise ToolInputError(str(exc)) from None
+        raise InvalidArgumentError("pass either episode_id (an open episode) or new_episode=true, not both")
+    if new_episode or (call.caller.key is None and not episode_id):
+        episode = services.episodes.open(task_id, call.caller)  # the result carries the new id
     else:
-        episode = resolve_episode(services, client, task_id, episode_id)
+        episode = services.episodes.resolve(task_id, call.caller, episode_id)
     episode.touch()
+    return task_view(services, task, episode)
+
+
+def task_view(services: Services, task: Task, episode: Episode) -> TaskView:
     root = services.store.root_of(task.dataset)
     directory = root.path / task.dataset if root is not None else None
     limits = services.limits
@@ -105,20 +120,9 @@ def get_task(
     )
 
 
-def task_of(services: Services, task_id: str) -> Task:
-    """The task with this id, as a fixable tool error if there is none."""
-    try:
-        return services.store.get(task_id)
-    except UnknownTaskError as exc:
-        raise ToolInputError(str(exc)) from None
-
-
-def resolve_episode(services: Services, client: str | None, task_id: str, episode_id: str | None) -> Episode:
-    """The episode a call refers to (see `EpisodeManager.resolve`), as a fixable tool error if none."""
-    try:
-        return services.episodes.resolve(task_id, client, episode_id)
-    except EpisodeError as exc:
-        raise ToolInputError(str(exc)) from None
+def task_of(call: Call, task_id: str) -> Task:
+    """The task with this id (`UnknownTaskError` if there is none)."""
+    return call.services.store.get(task_id)
 
 
 def shorten(value: str, limit: int = 80) -> str:

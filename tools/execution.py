@@ -3,75 +3,79 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from typing import Annotated
 
 import anyio
 import anyio.to_thread
+from pydantic import Field
 
-from mcp_server.episodes import Episode, EpisodeError
-from sandbox.contract import ExecResult, SandboxError, SandboxLostError, SandboxUnavailableError
-from tools.catalog import resolve_episode, task_of
-from tools.context import Services
-from tools.errors import ServiceError, ToolInputError
+from medgym.errors import InvalidArgumentError, SandboxError, SandboxLostError, SandboxUnavailableError
+from sandbox.contract import ExecResult
+from tools.catalog import task_of
+from tools.context import Call, ProgressCallback
+from tools.episodes import Episode
+from tools.params import EpisodeId, TaskId, TimeoutSeconds
 from tools.results import RunResult
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[float, float | None, str], Awaitable[None]]
 PROGRESS_INTERVAL_S = 5.0
 
 
 async def run_code(
-    services: Services,
-    client: str | None,
-    task_id: str,
-    code: str,
-    timeout_s: float | None = None,
-    episode_id: str | None = None,
-    on_progress: ProgressCallback | None = None,
+    call: Call,
+    task_id: TaskId,
+    code: Annotated[str, Field(description="Python 3 source, run like `python script.py` in /workspace",
+                               max_length=1_000_000)],
+    timeout_s: TimeoutSeconds = None,
+    episode_id: EpisodeId = None,
 ) -> RunResult:
-    limits = services.limits
+    """Run Python in this task's sandbox (no network; data read-only under /data/<dataset>/).
+
+    Returns exit_code, stdout, stderr (each capped), duration_ms, and whether the run timed
+    out, was killed for memory, or had its output truncated.
+    """
+    limits = call.services.limits
     timeout = limits.default_timeout_s if timeout_s is None else timeout_s
     if not 0 < timeout <= limits.max_timeout_s:
-        raise ToolInputError(f"timeout_s must be > 0 and at most {limits.max_timeout_s:g} seconds")
-    task_of(services, task_id)
-    episode = resolve_episode(services, client, task_id, episode_id)
+        raise InvalidArgumentError(f"timeout_s must be > 0 and at most {limits.max_timeout_s:g} seconds")
+    task_of(call, task_id)
+    episode = call.services.episodes.resolve(task_id, call.caller, episode_id)
     async with episode.lock:
         episode.touch()
-        result = await run_in_sandbox(services, episode, code, timeout, on_progress)
+        result = await run_in_sandbox(call, episode, code, timeout)
         episode.touch()
     return RunResult(**result.model_dump(), episode_id=episode.episode_id)
 
 
-async def run_in_sandbox(
-    services: Services, episode: Episode, code: str, timeout: float, on_progress: ProgressCallback | None
-) -> ExecResult:
+async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float) -> ExecResult:
+    """Run code in the episode's sandbox (started on first use); a lost sandbox is dropped."""
+    episodes = call.services.episodes
     try:
-        sandbox = await services.episodes.sandbox(episode)
-    except EpisodeError as exc:
-        raise ToolInputError(str(exc)) from None
+        sandbox = await episodes.sandbox(episode)
     except SandboxUnavailableError as exc:
-        raise ServiceError(f"medgym could not start a sandbox: {exc}") from None
+        raise SandboxUnavailableError(f"medgym could not start a sandbox: {exc}") from None
     try:
         return await _with_progress(
-            lambda: sandbox.run(code, timeout, services.limits.max_output_bytes), timeout, on_progress)
+            lambda: sandbox.run(code, timeout, call.services.limits.max_output_bytes), timeout, call.progress)
     except SandboxLostError as exc:
-        await services.episodes.drop_sandbox(episode)
-        raise ServiceError(
+        await episodes.drop_sandbox(episode)
+        raise SandboxLostError(
             f"the episode's sandbox was lost ({exc}); files in /workspace are gone. "
             "Run your code again to get a fresh sandbox, or call reset_task."
         ) from None
     except SandboxError as exc:
-        await services.episodes.drop_sandbox(episode)
-        raise ServiceError(f"sandbox failure, not a problem with your code: {exc}") from None
+        await episodes.drop_sandbox(episode)
+        raise SandboxError(f"sandbox failure, not a problem with your code: {exc}") from None
 
 
 async def _with_progress(
-    call: Callable[[], ExecResult], timeout: float, on_progress: ProgressCallback | None
+    run: Callable[[], ExecResult], timeout: float, on_progress: ProgressCallback | None
 ) -> ExecResult:
     """Run the blocking call in a worker thread, reporting elapsed time every few seconds."""
     if on_progress is None:
-        return await anyio.to_thread.run_sync(call)
+        return await anyio.to_thread.run_sync(run)
     outcome: list[ExecResult] = []
     failure: list[BaseException] = []
     async with anyio.create_task_group() as group:
@@ -89,7 +93,7 @@ async def _with_progress(
 
         group.start_soon(ticker)
         try:
-            outcome.append(await anyio.to_thread.run_sync(call))
+            outcome.append(await anyio.to_thread.run_sync(run))
         except Exception as exc:  # re-raised below, outside the task group (which would wrap it in a group)
             failure.append(exc)
         finally:

@@ -4,35 +4,38 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from typing import Annotated, Any
 
-from mcp_server.episodes import EpisodeError
-from scoring.score import AnswerFormatError, AnswerValue, Score, UnscorableTaskError
+from pydantic import Field
+
+from medgym.errors import AnswerFormatError, ClientError, InvalidArgumentError, TaskNotScorableError, VerifierError
+from scoring.score import AnswerValue, Score
 from scoring.verify import verify
-from tools.catalog import resolve_episode, task_of
-from tools.context import Services
-from tools.errors import ToolInputError, VerifierError
+from tools.catalog import task_of
+from tools.context import Call
+from tools.params import EpisodeId, TaskId
 from tools.results import DatasetProgress, Progress, ResetResult, SubmitResult
 
 log = logging.getLogger(__name__)
 
+NOT_COUNTED = " (this submission was not counted as an attempt)"
+
 
 async def submit_answer(
-    services: Services, client: str | None, task_id: str, answer: object, episode_id: str | None = None
+    call: Call,
+    task_id: TaskId,
+    answer: Annotated[Any, Field(description="a string, number, boolean or a list of those, as the task's "
+                                             "answer_format says")],
+    episode_id: EpisodeId = None,
 ) -> SubmitResult:
-    task_of(services, task_id)
+    """Score an answer against the hidden ground truth; uses one attempt of the episode."""
+    task_of(call, task_id)
     value = answer_value(answer)
-    episode = resolve_episode(services, client, task_id, episode_id)
-    if not episode.active:
-        raise ToolInputError(
-            f"episode {episode.episode_id} has ended ({episode.ended}); call reset_task for a fresh episode")
-    if episode.attempts_left <= 0:
-        raise ToolInputError("no attempts left in this episode; call reset_task for a fresh episode")
-    score = _score(services, task_id, value)
-    episode.touch()
-    episode.attempts_used += 1
-    episode.solved = episode.solved or score.correct
-    if score.correct or episode.attempts_used >= episode.max_attempts:
-        await services.episodes.end(episode, "final_submission")
+    episodes = call.services.episodes
+    episode = episodes.resolve(task_id, call.caller, episode_id)
+    episode.check_can_submit()
+    score = _score(call, task_id, value)
+    await episodes.submitted(episode, score.correct)
     return SubmitResult(
         correct=score.correct, score=score.score, feedback=score.feedback,
         attempts_used=episode.attempts_used, attempts_left=episode.attempts_left,
@@ -50,23 +53,25 @@ def answer_value(answer: object) -> AnswerValue:
         return answer
     if isinstance(answer, list):
         if len(answer) > MAX_ANSWER_ITEMS:
-            raise ToolInputError(f"an answer list may hold at most {MAX_ANSWER_ITEMS} items (got {len(answer)})")
+            raise AnswerFormatError(f"an answer list may hold at most {MAX_ANSWER_ITEMS} items (got {len(answer)})")
         if all(isinstance(item, _SCALARS) for item in answer):
             return answer
-        raise ToolInputError("answer lists hold strings, numbers, booleans or null, not nested lists or objects "
-                             "(this submission was not counted as an attempt)")
-    raise ToolInputError(f"answer must be a string, number, boolean, null or a list of those, not a "
-                         f"{type(answer).__name__} (this submission was not counted as an attempt)")
+        raise AnswerFormatError("answer lists hold strings, numbers, booleans or null, not nested lists or "
+                                "objects" + NOT_COUNTED)
+    raise AnswerFormatError(f"answer must be a string, number, boolean, null or a list of those, not a "
+                            f"{type(answer).__name__}" + NOT_COUNTED)
 
 
-def _score(services: Services, task_id: str, answer: AnswerValue) -> Score:
-    key = services.store.answer_key(task_id)
+def _score(call: Call, task_id: str, answer: AnswerValue) -> Score:
+    key = call.services.store.answer_key(task_id)
     try:
         return verify(key, answer)
     except AnswerFormatError as exc:
-        raise ToolInputError(f"{exc} (this submission was not counted as an attempt)") from None
-    except UnscorableTaskError as exc:
-        raise ToolInputError(f"this task cannot be scored here: {exc}") from None
+        raise AnswerFormatError(f"{exc}{NOT_COUNTED}") from None
+    except TaskNotScorableError as exc:
+        raise TaskNotScorableError(f"this task cannot be scored here: {exc}") from None
+    except ClientError:
+        raise
     except Exception as exc:  # a verifier crash is an error, never a wrong answer
         log.error("verifier crashed on %s: %s", task_id, type(exc).__name__)
         raise VerifierError(
@@ -75,15 +80,10 @@ def _score(services: Services, task_id: str, answer: AnswerValue) -> Score:
         ) from None
 
 
-async def reset_task(
-    services: Services, client: str | None, task_id: str, episode_id: str | None = None,
-    quota_key: str | None = None,
-) -> ResetResult:
-    task_of(services, task_id)
-    try:
-        episode, previous = await services.episodes.reset(task_id, client, episode_id, quota_key)
-    except EpisodeError as exc:
-        raise ToolInputError(str(exc)) from None
+async def reset_task(call: Call, task_id: TaskId, episode_id: EpisodeId = None) -> ResetResult:
+    """End the current episode of this task (its sandbox and files are destroyed) and open a fresh one."""
+    task_of(call, task_id)
+    episode, previous = await call.services.episodes.reset(task_id, call.caller, episode_id)
     return ResetResult(
         task_id=task_id, episode_id=episode.episode_id,
         previous_episode_id=previous.episode_id if previous else None,
@@ -92,12 +92,14 @@ async def reset_task(
     )
 
 
-def get_progress(services: Services, client: str | None) -> Progress:
-    episodes = services.episodes.episodes_of(client)
+def get_progress(call: Call) -> Progress:
+    """This client's episodes: tasks attempted and solved per dataset."""
+    if call.caller.key is None:
+        raise InvalidArgumentError("this connection has no session or identity, so it has no progress to show")
+    episodes = call.services.episodes.episodes_of(call.caller.key)
     by_dataset: dict[str, list[tuple[str, bool, int]]] = defaultdict(list)
     for episode in episodes:
-        dataset = episode.task_id.split("/", 1)[0]
-        by_dataset[dataset].append((episode.task_id, episode.solved, episode.attempts_used))
+        by_dataset[episode.dataset].append((episode.task_id, episode.solved, episode.attempts_used))
     rows = [
         DatasetProgress(
             dataset=dataset, episodes=len(items),

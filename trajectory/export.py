@@ -5,13 +5,13 @@ Sources. `source` is one of
 - a folder of run directories: all of them, in name order, or only the one named by `run`;
 - a medgym SQLite store file (`medgym.sqlite`): messages are rebuilt from the recorded events.
 
-Messages are OpenAI chat messages (`evaluation.transcript`): `{"role": "system"|"user", "content"}`,
+Messages are OpenAI chat messages (`trajectory.transcript`): `{"role": "system"|"user", "content"}`,
 `{"role": "assistant", "content", "tool_calls": [{"id", "type": "function", "function": {"name",
 "arguments": <JSON string>}}]}` and `{"role": "tool", "tool_call_id", "content": <JSON string>}`; no
 other keys are kept. Rebuilt from the store: the system prompt and `task_statement(get_task result)`,
 then for every `run_code` / `inspect_data` / `submit_answer` event in order an assistant message calling
-it (ids `call_1`, `call_2`, ...; the arguments given, limited to those in `TOOL_SPECS`, so never `task_id`
-or `episode_id`) and a
+it (ids `call_1`, `call_2`, ...; the arguments given, limited to those of the tool specs, so never
+`task_id` or `episode_id`) and a
 tool message with the result exactly as returned, or `{"error": <message>}` for a tool error.
 
 Outcomes. A store episode has its recorded outcome. A run-directory row is `error` if its `error` is
@@ -19,7 +19,8 @@ set, else `correct` if correct, `incorrect` if submitted, `unsubmitted` otherwis
 
 Formats (one JSON object per line):
 - `sft`: one line per correct episode:
-  `{"messages": [...], "tools": TOOL_SPECS, "metadata": {"task_id", "dataset", "episode_id", "source"}}`.
+  `{"messages": [...], "tools": [...], "metadata": {"task_id", "dataset", "episode_id", "source"}}`, where
+  `tools` are the OpenAI specs the server published (`tools.json` of a run, or kept in the store).
 - `dpo`: within one source, for each task with at least one correct and one failed (`incorrect` or
   `unsubmitted`) episode with the same prompt, one line per failed episode, paired with the task's
   correct episodes round-robin (episodes ordered by task id and sample, or by start time in a store):
@@ -50,15 +51,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from evaluation.rundir import ResultRow, RunDir
-from evaluation.transcript import TOOL_SPECS, Message, opening, tool_call, tool_result
 from trajectory.records import EventRecord, Trajectory
+from trajectory.rundir import ResultRow, RunDir
 from trajectory.store import RecordStore
+from trajectory.toolspecs import AGENT_TOOLS, HARNESS_PARAMETERS, TOOL_SPECS_KEY, Spec, argument_names
+from trajectory.transcript import Message, opening, tool_call, tool_result
 
 Kind = Literal["sft", "dpo", "raw"]
 OutcomeFilter = Literal["correct", "incorrect", "unsubmitted", "error"]
 OUTCOMES = ("correct", "incorrect", "unsubmitted", "error")
-TOOL_ARGUMENTS = {spec["function"]["name"]: set(spec["function"]["parameters"]["properties"]) for spec in TOOL_SPECS}
 MESSAGE_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
 
 
@@ -73,6 +74,7 @@ class Episode:
     source: str
     messages: Callable[[], list[Message]]
     raw: Callable[[], dict[str, Any] | None]
+    tools: list[Spec]
 
 
 def export(
@@ -115,16 +117,17 @@ def is_oracle_run(run: RunDir, rows: list[ResultRow]) -> bool:
     return "oracle" in kinds
 
 
-def rebuild(trajectory: Trajectory) -> list[Message]:
+def rebuild(trajectory: Trajectory, tools: list[Spec]) -> list[Message]:
     """The episode's transcript from its events ([] without a recorded get_task result)."""
     view = next((e.result for e in trajectory.events if e.tool == "get_task" and e.result), None)
     if view is None:
         return []
     messages = opening(view)
-    calls = [e for e in trajectory.events if e.tool in TOOL_ARGUMENTS]
+    allowed = argument_names(tools)
+    calls = [e for e in trajectory.events if e.tool in AGENT_TOOLS]
     for number, event in enumerate(calls, start=1):
         call_id = f"call_{number}"
-        messages.append(tool_call(call_id, event.tool, _arguments(event)))
+        messages.append(tool_call(call_id, event.tool, _arguments(event, allowed.get(event.tool))))
         messages.append(tool_result(call_id, event.result if event.result is not None else {"error": event.error}))
     return messages
 
@@ -142,7 +145,7 @@ def _sources(
         rundir = RunDir(path)
         rows = rundir.rows()
         if include_oracle or not is_oracle_run(rundir, rows):
-            yield _run_episodes(rundir, rows, dataset, outcome)
+            yield _run_episodes(rundir, rows, dataset, outcome, rundir.tool_specs() or [])
 
 
 def _run_dirs(source: Path, run: str | None) -> list[Path]:
@@ -160,7 +163,8 @@ def _run_dirs(source: Path, run: str | None) -> list[Path]:
     return runs
 
 
-def _run_episodes(run: RunDir, rows: list[ResultRow], dataset: str | None, outcome: str | None) -> Iterator[Episode]:
+def _run_episodes(run: RunDir, rows: list[ResultRow], dataset: str | None, outcome: str | None,
+                  tools: list[Spec]) -> Iterator[Episode]:
     source = f"run:{run.path.name}"
     for row in sorted(rows, key=lambda r: (r.task_id, r.sample, r.episode_id)):
         state = row_outcome(row)
@@ -168,7 +172,7 @@ def _run_episodes(run: RunDir, rows: list[ResultRow], dataset: str | None, outco
             continue
         messages = partial(_transcript, run, row)
         raw = partial(_raw_row, row, messages)
-        yield Episode(row.task_id, row.dataset, row.episode_id, state, source, messages, raw)
+        yield Episode(row.task_id, row.dataset, row.episode_id, state, source, messages, raw, tools)
 
 
 def _transcript(run: RunDir, row: ResultRow) -> list[Message]:
@@ -199,16 +203,19 @@ def _store_source(
 def _store_episodes(
     store: RecordStore, source: str, dataset: str | None, outcome: str | None, include_oracle: bool
 ) -> Iterator[Episode]:
+    stored = store.meta(TOOL_SPECS_KEY)
+    tools: list[Spec] = json.loads(stored) if stored else []
     for record in list(store.episodes(dataset=dataset, outcome=outcome)):
         if record.used_reference_solution and not include_oracle:
             continue  # its code is a built-in task's hidden reference solution
-        yield Episode(record.task_id, record.dataset, record.episode_id, record.outcome, source,
-                      partial(_rebuilt, store, record.episode_id), partial(_raw_record, store, record.episode_id))
+        messages = partial(_rebuilt, store, record.episode_id, tools)
+        yield Episode(record.task_id, record.dataset, record.episode_id, record.outcome, source, messages,
+                      partial(_raw_record, store, record.episode_id), tools)
 
 
-def _rebuilt(store: RecordStore, episode_id: str) -> list[Message]:
+def _rebuilt(store: RecordStore, episode_id: str, tools: list[Spec]) -> list[Message]:
     trajectory = store.trajectory(episode_id)
-    return rebuild(trajectory) if trajectory is not None else []
+    return rebuild(trajectory, tools) if trajectory is not None else []
 
 
 def _raw_record(store: RecordStore, episode_id: str) -> dict[str, Any] | None:
@@ -219,9 +226,10 @@ def _raw_record(store: RecordStore, episode_id: str) -> dict[str, Any] | None:
             "events": [event.model_dump(mode="json") for event in trajectory.events]}
 
 
-def _arguments(event: EventRecord) -> dict[str, Any]:
-    allowed = TOOL_ARGUMENTS[event.tool]
-    return {key: value for key, value in event.arguments.items() if key in allowed and value is not None}
+def _arguments(event: EventRecord, allowed: set[str] | None) -> dict[str, Any]:
+    """The arguments the agent chose (those of the tool's spec; without specs, all but the harness's)."""
+    return {key: value for key, value in event.arguments.items() if value is not None
+            and (key in allowed if allowed is not None else key not in HARNESS_PARAMETERS)}
 
 
 def _clean(message: Message) -> Message:
@@ -244,7 +252,7 @@ def _sft(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
         if len(messages) > 2:
             metadata = {"task_id": episode.task_id, "dataset": episode.dataset,
                         "episode_id": episode.episode_id, "source": episode.source}
-            yield {"messages": messages, "tools": TOOL_SPECS, "metadata": metadata}
+            yield {"messages": messages, "tools": episode.tools, "metadata": metadata}
 
 
 def _dpo(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from trajectory.records import EpisodeRecord, EventRecord, Outcome, Provenance, Verdict
+from trajectory.records import EndReason, EpisodeRecord, EventRecord, Outcome, Provenance, Verdict
 from trajectory.store import RecordStore
 
 MAX_TRACKED = 20_000  # episodes whose event numbering is remembered (ended ones are forgotten first)
@@ -47,7 +47,7 @@ class Recorder:
                 del self._seq[oldest]
         self.store.put(record)
 
-    def ended(self, episode_id: str, reason: str, solved: bool, attempts_used: int, max_attempts: int) -> None:
+    def ended(self, episode_id: str, reason: EndReason, solved: bool, attempts_used: int, max_attempts: int) -> None:
         with self._lock:
             record = self._records.pop(episode_id, None)  # its events may still follow (the final submit)
             failed = episode_id in self._verifier_failed

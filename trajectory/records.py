@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 SCHEMA_VERSION = 1
 
 Outcome = Literal["active", "correct", "incorrect", "unsubmitted", "error"]
+# Why an episode ended (`server_lost`: set by a later server for the episodes of one that died).
+EndReason = Literal["final_submission", "reset", "session_end", "idle_timeout", "shutdown", "sandbox_lost",
+                    "server_lost"]
 
 
 class Provenance(BaseModel):
@@ -38,7 +41,7 @@ class EpisodeRecord(BaseModel):
     server: str | None = Field(None, description="owner label of the server process (host:pid:start time)")
     started_at: float
     ended_at: float | None = None
-    end_reason: str | None = None
+    end_reason: EndReason | None = None
     outcome: Outcome = "active"
     attempts_used: int = 0
     used_reference_solution: bool = Field(

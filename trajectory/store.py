@@ -177,7 +177,17 @@ class RecordStore:
             self._conn.execute("COMMIT")
         return len(lost)
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a value beside the records (e.g. the tool specs the server publishes)."""
+        with self._read_lock:
+            self._conn.execute("INSERT OR REPLACE INTO record_meta VALUES (?, ?)", (key, value))
+
     # -- reading --------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        with self._read_lock:
+            row = self._conn.execute("SELECT value FROM record_meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
     def trajectory(self, episode_id: str) -> Trajectory | None:
         self.flush()
         with self._read_lock:

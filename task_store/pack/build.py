@@ -37,6 +37,11 @@ PACK_DATASETS = (EHR, CALC, POWER)
 QUARANTINE = "quarantined_tasks.jsonl"
 
 
+def hash_split(task_id: str) -> str:
+    """A pack task's split: about 70% train, 30% test, decided by a hash of its id."""
+    return "train" if int(hashlib.sha256(task_id.encode()).hexdigest()[:8], 16) % 10 < 7 else "test"
+
+
 def generator_hash() -> str:
     """Changes whenever the pack's generator code changes, so a stale cached pack is never served."""
     digest = hashlib.sha256(str(PACK_VERSION).encode())

@@ -14,6 +14,7 @@ from datetime import date
 
 from scoring.keys import AnswerKey, DateKey, GestationalAgeKey, RangeKey
 from task_store.models import AnswerFormat, IndexedTask, Task
+from task_store.pack.build import hash_split
 from task_store.pack.calc_acute import ACUTE_CALCULATORS
 from task_store.pack.calc_body import BODY_CALCULATORS
 from task_store.pack.calc_cardiac import CARDIAC_CALCULATORS
@@ -100,15 +101,10 @@ def task_tid(slug: str, values: Values) -> str:
     return f"{slug}-{digest[:10]}"
 
 
-def split_of(tid: str) -> str:
-    """About 70% train, 30% test, decided by a hash of the id."""
-    return "train" if int(hashlib.sha256(tid.encode()).hexdigest()[:8], 16) % 10 < 7 else "test"
-
-
 def _indexed(
     calc: Calculator, values: Values, note: Note, text: str, key: AnswerKey, tid: str, row: int
 ) -> IndexedTask:
-    split = split_of(tid)
+    split = hash_split(tid)
     how = HOW_TO_SUBMIT[calc.kind]
     task = Task(
         task_id=f"{DATASET}/{split}/{tid}",

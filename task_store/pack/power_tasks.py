@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from scoring.keys import IntegerKey, RelativeKey
 from task_store.models import AnswerFormat, IndexedTask, Task
+from task_store.pack.build import hash_split
 from task_store.pack.power_groups import anova, chi_square
 from task_store.pack.power_math import PowerParams, PowerTest, Target, solve
 from task_store.pack.power_solutions import power_solution
@@ -91,15 +92,10 @@ def _digest(params: PowerParams) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def split_of(tid: str) -> str:
-    """About 70% train, 30% test, decided by a hash of the id."""
-    return "train" if int(hashlib.sha256(tid.encode()).hexdigest()[:8], 16) % 10 < 7 else "test"
-
-
 def _indexed(
     test: PowerTest, target: Target, params: PowerParams, question: str, answer: float, tid: str, row: int
 ) -> IndexedTask:
-    split = split_of(tid)
+    split = hash_split(tid)
     key = IntegerKey(value=int(answer)) if target == "size" else RelativeKey(value=answer, rel_tol=0.01)
     task = Task(
         task_id=f"{DATASET}/{split}/{tid}",

@@ -283,7 +283,7 @@ def _execute(code, filename):
     lines = code.splitlines(True)
     linecache.cache[filename] = (len(code), None, lines, filename)
     sys.argv = [filename]
-    sys.path[0] = os.getcwd()
+    sys.path.insert(0, os.getcwd())  # like `python script.py`: the script's folder first
     namespace = {"__name__": "__main__", "__file__": filename, "__builtins__": builtins,
                  "__doc__": None, "__package__": None, "__spec__": None, "__loader__": None}
     status = 0
@@ -498,6 +498,12 @@ def _drain(captures, deadline):
 
 
 def main():
+    if os.getpid() != 1:
+        # Outside its container the runner's process sweep would SIGKILL every process it can see.
+        sys.stderr.write("medgym runner: refusing to start: it must be the container's main process (PID 1)\n")
+        sys.exit(2)
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]  # the runner itself never imports from /workspace (agent runs put it back, see _execute)
     _set_dumpable(0)
     proto = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from mcp_server import __version__
 from mcp_server.settings import Settings, SettingsError
+from medgym.version import __version__
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(stream=sys.stderr, level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from mcp_server import commands
+    from medgym_cli import commands
 
     handlers = {
         "serve": commands.serve,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mcp_server.settings import Settings
-from sandbox.contract import SandboxError
+from medgym.errors import SandboxError
 from task_store import data
 from task_store.adapters import ADAPTERS
 from task_store.loader import discover
@@ -35,17 +35,13 @@ def _docker_cli() -> Check:
 
 
 def _engine_and_image(settings: Settings) -> list[Check]:
-    from sandbox.docker_backend import DockerBackend
-    from sandbox.image import image_status
-
-    backend = DockerBackend("doctor", settings.docker_host)
+    backend = settings.backend_config().build("doctor")
     try:
-        backend.ping()
-        version = backend.client.version().get("Version", "?")
+        engine = backend.describe()
+        status = backend.image_status(settings.image)
     except SandboxError as exc:
         return [Check("Docker engine", False, str(exc),
                       fix="start the engine: `dockerd > /var/log/dockerd.log 2>&1 &` (or systemctl start docker)")]
-    status = image_status(backend.client, settings.image)
     if not status.present:
         image = Check("sandbox image", False, f"{settings.image} is missing", fix="medgym image build")
     elif not status.current:
@@ -53,7 +49,7 @@ def _engine_and_image(settings: Settings) -> list[Check]:
                       fix="medgym image build --force")
     else:
         image = Check("sandbox image", True, f"{settings.image} ({status.build} build, {status.image_id})")
-    return [Check("Docker engine", True, f"version {version}"), image]
+    return [Check("Docker engine", True, engine), image]
 
 
 def _home(settings: Settings) -> Check:

@@ -12,17 +12,21 @@ files; a SQLite table shadows a CSV file of the same name (same data, and SQL co
 
 from __future__ import annotations
 
-import collections
-import difflib
-import gzip
-import json
-import os
-import sqlite3
 import sys
-from dataclasses import dataclass
-from typing import Any
 
-MARK = "<<medgym-inspect>>"
+# medgym's own code must never import from the agent's writable folders (a planted difflib.py there
+# would decide what inspect_data answers): drop them before importing anything else.
+sys.path[:] = [p for p in sys.path if p not in ("", ".", "/workspace", "/tmp")]
+
+import collections  # noqa: E402
+import difflib  # noqa: E402
+import gzip  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sqlite3  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
 MAX_ROWS = 50  # rows of a column_values / search answer
 MAX_TABLES = 300  # rows of a list_tables answer
 MAX_FILES = 5000  # files looked at when discovering tables
@@ -122,7 +126,7 @@ def _cell(value: Any) -> Any:
 
 
 def human_size(size: int) -> str:
-    """1536 -> '1.5 KB' (also what get_task shows for a data file)."""
+    """1536 -> '1.5 KB'."""
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":
@@ -385,5 +389,6 @@ def main(request: dict[str, Any]) -> None:
         answer = {"ok": False, "error": str(exc)}
     except (ValueError, KeyError, OSError, sqlite3.Error, UnicodeError) as exc:
         answer = {"ok": False, "error": f"could not read the data: {str(exc)[:500] or type(exc).__name__}"}
-    sys.stdout.write(MARK + _fit(answer, int(request.get("max_bytes", 65536)) - len(MARK) - 64) + "\n")
+    mark = str(request["mark"])
+    sys.stdout.write(mark + _fit(answer, int(request.get("max_bytes", 65536)) - len(mark) - 64) + "\n")
     sys.stdout.flush()

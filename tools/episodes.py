@@ -1,8 +1,13 @@
 """Episodes: one attempt at one task by one client, with its own lazily started sandbox.
 
-A client is identified by the stdio process, the HTTP session id, or nothing (sessionless
-HTTP), in which case it must pass back the `episode_id` it was given. Episodes end on a final
-submission, `reset_task`, the end of their client's session, or an idle timeout.
+An `Episode` owns its rules: how many submissions it takes and when a submission ends it. The
+`EpisodeManager` is the episode table of one server process: it opens, finds, resets and ends
+episodes, starts their sandboxes on first use and enforces per-client quotas.
+
+A client is a `Caller`: a key under which its episodes are kept (None for an anonymous sessionless
+client, which must pass back the `episode_id` it was given) and a quota key (None: not limited,
+e.g. the local user of a stdio server). Episodes end on a final submission, `reset_task`, the end
+of their client's session, an idle timeout, server shutdown, or the loss of their sandbox.
 """
 
 from __future__ import annotations
@@ -13,22 +18,27 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 import anyio
 import anyio.to_thread
 
+from medgym.errors import EpisodeError, QuotaError
 from sandbox.contract import Sandbox
+from trajectory.records import EndReason
 
 log = logging.getLogger(__name__)
 
-EndReason = Literal["final_submission", "reset", "session_end", "idle_timeout", "shutdown", "sandbox_lost"]
 KEEP_FINISHED = 10_000
 OPEN_PER_SANDBOX = 50  # open episodes (most without a sandbox) allowed per allowed sandbox
 
 
-class EpisodeError(ValueError):
-    """A mistake the client can fix (unknown or finished episode, missing episode_id)."""
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: whose episodes (`key`) and whose quota (`quota`; None means unlimited)."""
+
+    key: str | None
+    quota: str | None = None
 
 
 @dataclass
@@ -47,6 +57,10 @@ class Episode:
     lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     @property
+    def dataset(self) -> str:
+        return self.task_id.split("/", 1)[0]
+
+    @property
     def attempts_left(self) -> int:
         return 0 if self.ended else max(0, self.max_attempts - self.attempts_used)
 
@@ -57,15 +71,28 @@ class Episode:
     def touch(self) -> None:
         self.last_active = time.monotonic()
 
+    def check_active(self) -> None:
+        """Raise `EpisodeError` when the episode has ended."""
+        if self.ended is not None:
+            raise EpisodeError(f"episode {self.episode_id} has ended ({self.ended}); "
+                               "call reset_task to start a fresh one")
+
+    def check_can_submit(self) -> None:
+        """Raise `EpisodeError` when the episode takes no more submissions."""
+        self.check_active()
+        if self.attempts_left <= 0:
+            raise EpisodeError("no attempts left in this episode; call reset_task for a fresh episode")
+
+    def record_submission(self, correct: bool) -> bool:
+        """Count one scored submission; True when it ends the episode (correct, or the last attempt)."""
+        self.check_can_submit()
+        self.touch()
+        self.attempts_used += 1
+        self.solved = self.solved or correct
+        return correct or self.attempts_used >= self.max_attempts
+
 
 SandboxFactory = Callable[[Episode], Sandbox]
-
-
-def _close_quietly(sandbox: Sandbox) -> None:
-    try:
-        sandbox.close()
-    except Exception as exc:  # the orphan reaper removes what could not be removed now
-        log.warning("could not remove a sandbox: %s", exc)
 
 
 class EpisodeListener(Protocol):
@@ -74,6 +101,13 @@ class EpisodeListener(Protocol):
     def episode_opened(self, episode: Episode) -> None: ...
 
     def episode_ended(self, episode: Episode) -> None: ...
+
+
+def _close_quietly(sandbox: Sandbox) -> None:
+    try:
+        sandbox.close()
+    except Exception as exc:  # the orphan reaper removes what could not be removed now
+        log.warning("could not remove a sandbox: %s", exc)
 
 
 class EpisodeManager:
@@ -91,54 +125,55 @@ class EpisodeManager:
         self._closing = ThreadPoolExecutor(max_workers=4, thread_name_prefix="medgym-close")
 
     # -- finding episodes -----------------------------------------------------------------------
-    def resolve(self, task_id: str, client: str | None, episode_id: str | None) -> Episode:
+    def resolve(self, task_id: str, caller: Caller, episode_id: str | None) -> Episode:
         """The episode a call refers to; a client's first call on a task opens one."""
         if episode_id:
-            return self._by_id(task_id, client, episode_id)
-        if client is None:
+            return self._by_id(task_id, caller, episode_id)
+        if caller.key is None:
             raise EpisodeError(
                 "this connection has no session, so medgym cannot tell which episode you mean: pass "
                 "the episode_id returned by get_task (call get_task first to open an episode)"
             )
-        current = self._current.get((client, task_id))
+        current = self._current.get((caller.key, task_id))
         if current is not None:
             return self._episodes[current]
-        return self.open(task_id, client)
+        return self.open(task_id, caller)
 
-    def _by_id(self, task_id: str, client: str | None, episode_id: str) -> Episode:
+    def _by_id(self, task_id: str, caller: Caller, episode_id: str) -> Episode:
         episode = self._episodes.get(episode_id)
-        if episode is None:
+        if episode is None or episode.client != caller.key:  # another client's episode is not revealed
             raise EpisodeError(f"unknown episode_id {episode_id!r}; call get_task to open an episode")
         if episode.task_id != task_id:
             raise EpisodeError(f"episode {episode_id} belongs to task {episode.task_id!r}, not {task_id!r}")
-        if episode.client is not None and client is not None and episode.client != client:
-            raise EpisodeError(f"episode {episode_id} belongs to another client")
         return episode
 
-    def peek(self, task_id: str, client: str | None, episode_id: str | None) -> Episode | None:
-        """The episode a call refers to, if any, without opening one (for recording)."""
+    def peek(self, task_id: str, caller: Caller, episode_id: str | None) -> Episode | None:
+        """The caller's episode a call refers to, if any, without opening one (for recording)."""
         if episode_id:
             episode = self._episodes.get(episode_id)
-            return episode if episode is not None and episode.task_id == task_id else None
-        if client is None:
+            ok = episode is not None and episode.task_id == task_id and episode.client == caller.key
+            return episode if ok else None
+        if caller.key is None:
             return None
-        current = self._current.get((client, task_id))
+        current = self._current.get((caller.key, task_id))
         return self._episodes.get(current) if current else None
 
-    def open(self, task_id: str, client: str | None, quota_key: str | None = None) -> Episode:
+    def get(self, episode_id: str) -> Episode | None:
+        return self._episodes.get(episode_id)
+
+    def open(self, task_id: str, caller: Caller) -> Episode:
         """A new episode (a shared server bounds how many one client keeps open)."""
-        key = quota_key or client
-        if key is not None and key != "stdio":
-            active = sum(1 for e in self._episodes.values() if e.active and e.quota_key == key)
+        if caller.quota is not None:
+            active = sum(1 for e in self._episodes.values() if e.active and e.quota_key == caller.quota)
             if active >= self.max_per_client * OPEN_PER_SANDBOX:
-                raise EpisodeError(
+                raise QuotaError(
                     f"this client already has {active} open episodes: finish some with submit_answer, or end "
                     "them with reset_task, before opening more")
-        episode = Episode(episode_id="ep_" + uuid.uuid4().hex[:16], task_id=task_id, client=client,
-                          max_attempts=self.max_attempts, quota_key=key)
+        episode = Episode(episode_id="ep_" + uuid.uuid4().hex[:16], task_id=task_id, client=caller.key,
+                          max_attempts=self.max_attempts, quota_key=caller.quota)
         self._episodes[episode.episode_id] = episode
-        if client is not None:
-            self._current[(client, task_id)] = episode.episode_id
+        if caller.key is not None:
+            self._current[(caller.key, task_id)] = episode.episode_id
         self._forget_old()
         log.info("episode %s opened for %s", episode.episode_id, task_id)
         for listener in self.listeners:
@@ -151,10 +186,7 @@ class EpisodeManager:
     # -- sandboxes ------------------------------------------------------------------------------
     async def sandbox(self, episode: Episode) -> Sandbox:
         """The episode's sandbox, started on first use (call with `episode.lock` held)."""
-        if not episode.active:
-            raise EpisodeError(
-                f"episode {episode.episode_id} has ended ({episode.ended}); call reset_task to start a fresh one"
-            )
+        episode.check_active()
         if episode.sandbox is None:
             self._check_sandbox_quota(episode)
             episode.sandbox = await anyio.to_thread.run_sync(self._factory, episode)
@@ -163,11 +195,11 @@ class EpisodeManager:
     def _check_sandbox_quota(self, episode: Episode) -> None:
         """On a shared server one client may run at most `max_per_client` sandboxes at once."""
         key = episode.quota_key
-        if key is None or key == "stdio":
+        if key is None:
             return
         running = sum(1 for e in self._episodes.values() if e.sandbox is not None and e.quota_key == key)
         if running >= self.max_per_client:
-            raise EpisodeError(
+            raise QuotaError(
                 f"this client already runs {running} sandboxes (the limit is {self.max_per_client}): finish "
                 "episodes with submit_answer, or end them with reset_task, before starting more")
 
@@ -183,6 +215,11 @@ class EpisodeManager:
         self._closing.shutdown(wait=True)
 
     # -- ending ---------------------------------------------------------------------------------
+    async def submitted(self, episode: Episode, correct: bool) -> None:
+        """Apply the episode's submission rule, and end it when the submission was final."""
+        if episode.record_submission(correct):
+            await self.end(episode, "final_submission")
+
     async def end(self, episode: Episode, reason: EndReason) -> None:
         if episode.ended is None:
             episode.ended = reason
@@ -192,25 +229,27 @@ class EpisodeManager:
         with anyio.CancelScope(shield=True):
             await self.drop_sandbox(episode)
 
-    async def reset(
-        self, task_id: str, client: str | None, episode_id: str | None, quota_key: str | None = None
-    ) -> tuple[Episode, Episode | None]:
+    async def reset(self, task_id: str, caller: Caller, episode_id: str | None) -> tuple[Episode, Episode | None]:
         """End the current episode of this task (if any) and open a fresh one: (new, old)."""
         old: Episode | None = None
         if episode_id:
-            old = self._by_id(task_id, client, episode_id)
-        elif client is not None and (current := self._current.get((client, task_id))):
+            old = self._by_id(task_id, caller, episode_id)
+        elif caller.key is not None and (current := self._current.get((caller.key, task_id))):
             old = self._episodes[current]
         if old is not None:
             await self.end(old, "reset")
-            client = old.client if client is None else client
-        return self.open(task_id, client, quota_key), old
+        return self.open(task_id, caller), old
 
     async def end_client(self, client: str) -> None:
         for episode in self.episodes_of(client):
             if episode.active:
                 await self.end(episode, "session_end")
         self._current = {k: v for k, v in self._current.items() if k[0] != client}
+
+    async def end_session(self, session: str) -> None:
+        """End the episodes of every client key of a transport session (`<principal>/<session>`)."""
+        for client in {e.client for e in self._episodes.values() if e.client and e.client.endswith(f"/{session}")}:
+            await self.end_client(client)
 
     async def reap_idle(self) -> int:
         cutoff = time.monotonic() - self.idle_timeout_s

@@ -7,12 +7,12 @@ import json
 import sys
 from typing import Any
 
-from mcp_server.lifespan import configured_roots
 from mcp_server.settings import Settings
-from task_store.store import TaskFilter, TaskStore, UnknownTaskError
+from medgym.errors import ConfigurationError, UnknownTaskError
+from task_store.store import TaskFilter, TaskStore
 
 
-class CommandError(RuntimeError):
+class CommandError(ConfigurationError):
     """A command failed in a way the user can fix; the message says how."""
 
 
@@ -33,7 +33,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _store(settings: Settings) -> TaskStore:
-    roots = configured_roots(settings)
+    roots = settings.roots()
     if not roots:
         raise CommandError("no tasks configured: enable the built-in pack (MEDGYM_PACK=1) or pass --data-dir DIR")
     return TaskStore.open(settings.db_path, roots)
@@ -48,7 +48,7 @@ def tasks(settings: Settings, args: argparse.Namespace) -> int:
             task = store.get(args.task_id)
         except UnknownTaskError as exc:
             raise CommandError(str(exc)) from None
-        from mcp_server.statement import task_markdown
+        from task_store.statement import task_markdown
 
         print(task_markdown(task))
         return 0
@@ -79,11 +79,9 @@ def datasets(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def image(settings: Settings, args: argparse.Namespace) -> int:
-    from sandbox.docker_backend import DockerBackend
-    from sandbox.image import ImageBuildError, build, image_status
+    from sandbox.image import ImageBuildError, build
 
-    client = DockerBackend("cli", settings.docker_host).client
-    status = image_status(client, settings.image)
+    status = settings.backend_config().build("cli").image_status(settings.image)
     if args.image_command == "status":
         print(f"{status.image}: {'present' if status.present else 'missing'}"
               f"{', current' if status.current else (', outdated' if status.present else '')}")
@@ -100,7 +98,7 @@ def image(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def doctor(settings: Settings, args: argparse.Namespace) -> int:
-    from mcp_server.doctor import run_checks
+    from medgym_cli.doctor import run_checks
 
     ok = True
     for check in run_checks(settings):
@@ -113,8 +111,8 @@ def doctor(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _certify(settings: Settings, store: TaskStore, args: argparse.Namespace) -> int:
-    from mcp_server import certify
-    from sandbox.docker_backend import DockerBackend
+    from medgym_cli import certify
+    from tools.sandboxes import SandboxProvider
 
     pack = certify.pack_root_of(store)
     if pack is None:
@@ -128,8 +126,9 @@ def _certify(settings: Settings, store: TaskStore, args: argparse.Namespace) -> 
         if done[0] % 50 == 0 or not (outcome.reference_ok and outcome.constants_ok):
             print(f"  {done[0]}/{len(chosen)} {outcome.task_id}: {outcome.detail}", file=sys.stderr)
 
-    reports, outcomes = certify.certify(store, DockerBackend("certify", settings.docker_host), settings.image,
-                                        chosen, progress)
+    backend = settings.backend_config().build("certify")
+    sandboxes = SandboxProvider(store, settings.image, certify.LIMITS, backend.start)
+    reports, outcomes = certify.certify(store, sandboxes, chosen, progress)
     print(f"{'dataset':14} {'tasks':>6} {'reference correct':>18} {'constants incorrect':>20} {'seconds':>8}")
     for name, report in sorted(reports.items()):
         print(f"{name:14} {report.tasks:6} {_pct(report.reference_correct, report.tasks):>18} "
@@ -151,7 +150,7 @@ def _pct(part: int, whole: int) -> str:
 def demo(settings: Settings, args: argparse.Namespace) -> int:
     import anyio
 
-    from mcp_server.demo import run_demo
+    from medgym_cli.demo import run_demo
 
     if not settings.pack:
         raise CommandError("the demo runs on the built-in pack; do not set MEDGYM_PACK=0")
@@ -193,9 +192,11 @@ def evaluate(settings: Settings, args: argparse.Namespace) -> int:
 def _agent(settings: Settings, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from evaluation import agents
     from task_store.pack.build import pack_dir
+    from task_store.store import DataRoot
 
     if args.agent == "oracle":
-        return agents.oracle_agent(settings.db_path, pack_dir(settings.home, settings.pack_seed)), {"kind": "oracle"}
+        store = TaskStore.open(settings.db_path, [DataRoot("pack", pack_dir(settings.home, settings.pack_seed))])
+        return agents.oracle_agent(store.reference_solution), {"kind": "oracle"}
     if args.agent == "openai":
         if not args.base_url or not args.model:
             raise agents.AgentSetupError("--agent openai needs --base-url and --model")

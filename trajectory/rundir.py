@@ -1,5 +1,6 @@
 """A run directory: `results.jsonl` (one row per finished episode), `metadata.json`,
-`transcripts/<episode_id>.json` and `summary.md`. Rows are appended and flushed one by one, so a
+`transcripts/<episode_id>.json`, `tools.json` (the OpenAI specs of the tools the agent had) and
+`summary.md`. Rows are appended and flushed one by one, so a
 run killed midway keeps every finished episode and resumes with the rest.
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from evaluation.transcript import Message
+from trajectory.transcript import Message
 
 
 class ResultRow(BaseModel):
@@ -83,6 +84,16 @@ class RunDir:
             return []
         loaded: list[Message] = json.loads((self.path / row.transcript).read_text(encoding="utf-8"))
         return loaded
+
+    def tool_specs(self) -> list[dict[str, Any]] | None:
+        path = self.path / "tools.json"
+        if not path.is_file():
+            return None
+        loaded: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+
+    def write_tool_specs(self, specs: list[dict[str, Any]]) -> None:
+        (self.path / "tools.json").write_text(json.dumps(specs, indent=1) + "\n", encoding="utf-8")
 
     def metadata(self) -> dict[str, Any]:
         if not self.metadata_path.is_file():

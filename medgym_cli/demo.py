@@ -32,7 +32,7 @@ def _server(settings: Settings) -> StdioServerParameters:
     env.setdefault("MEDGYM_LOG_LEVEL", "WARNING")
     if settings.data_dir is not None:
         env["MEDGYM_DATA_DIR"] = str(settings.data_dir)
-    return StdioServerParameters(command=sys.executable, args=["-m", "mcp_server.cli", "serve"], env=env)
+    return StdioServerParameters(command=sys.executable, args=["-m", "medgym_cli", "serve"], env=env)
 
 
 def _show(label: str, text: str, limit: int = 400) -> None:

@@ -12,20 +12,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.contract import Sandbox, SandboxSpec
-from sandbox.docker_backend import DockerBackend
+from medgym.errors import AnswerFormatError
+from sandbox.contract import Sandbox
 from sandbox.limits import Limits
 from scoring.keys import AnswerKey
-from scoring.score import AnswerFormatError, AnswerValue
+from scoring.score import AnswerValue
 from scoring.verify import verify
-from task_store import data
 from task_store.models import AnswerKind, Task
 from task_store.pack.build import PACK_DATASETS, quarantine
 from task_store.store import DataRoot, TaskFilter, TaskStore
+from tools.sandboxes import SandboxProvider
 
 log = logging.getLogger(__name__)
 
 SOLUTION_TIMEOUT_S = 120.0
+LIMITS = Limits(memory_mb=4096, cpus=2.0)  # reference solutions may be heavier than an agent's probes
 CONSTANTS: dict[AnswerKind, tuple[AnswerValue, ...]] = {
     "number": (0, 1), "integer": (0, 1), "date": ("01/01/2000",), "gestational_age": ([0, 0],),
     "list": (["0"], ["1"], []), "boolean": (True, False), "text": ("0",),
@@ -111,7 +112,7 @@ def _scores(key: AnswerKey, answer: AnswerValue) -> bool:
 
 
 def certify(
-    store: TaskStore, backend: DockerBackend, image: str, tasks: Iterable[Task],
+    store: TaskStore, sandboxes: SandboxProvider, tasks: Iterable[Task],
     on_result: Callable[[Outcome], None] | None = None,
 ) -> tuple[dict[str, DatasetReport], list[Outcome]]:
     """Certify `tasks`, one sandbox per dataset (with the dataset's data mounted)."""
@@ -122,7 +123,7 @@ def certify(
         by_dataset[task.dataset].append(task)
     for dataset, items in by_dataset.items():
         started = time.monotonic()
-        sandbox = backend.start(_spec(store, dataset, image))
+        sandbox = sandboxes.start(sandboxes.spec(dataset, {"medgym.episode": f"certify-{dataset}"}, LIMITS))
         try:
             for task in items:
                 outcome = check_task(sandbox, task, store.answer_key(task.task_id),
@@ -135,13 +136,6 @@ def certify(
             sandbox.close()
         reports[dataset].seconds = round(time.monotonic() - started, 1)
     return dict(reports), outcomes
-
-
-def _spec(store: TaskStore, dataset: str, image: str) -> SandboxSpec:
-    root = store.root_of(dataset)
-    mounts = tuple(data.mounts(root.path / dataset, dataset)) if root else ()
-    return SandboxSpec(image=image, limits=Limits(memory_mb=4096, cpus=2.0), mounts=mounts,
-                       labels={"medgym.episode": f"certify-{dataset}"})
 
 
 def _tally(report: DatasetReport, outcome: Outcome) -> None:

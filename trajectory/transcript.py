@@ -2,7 +2,8 @@
 
 A transcript is a list of messages: a system prompt, the task statement as the user message,
 then assistant messages with `tool_calls` (`run_code`, `inspect_data`, `submit_answer`) and `tool` messages with
-each call's result as JSON, exactly what the model saw.
+each call's result as JSON, exactly what the model saw. The tools' specs come from the server
+(`trajectory.toolspecs`).
 """
 
 from __future__ import annotations
@@ -19,59 +20,6 @@ SYSTEM_PROMPT = (
     "you need to see; inspect_data lists, describes and searches the data tables without code. When you "
     "are sure, call submit_answer once with the answer in the requested format."
 )
-
-TOOL_SPECS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "run_code",
-            "description": "Run Python 3 in the task's sandbox, like `python script.py` in /workspace. "
-                           "Returns exit_code, stdout, stderr, duration_ms, timed_out, oom_killed.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "code": {"type": "string", "description": "Python source"},
-                    "timeout_s": {"type": "number", "description": "seconds (default 30)"},
-                },
-                "required": ["code"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "inspect_data",
-            "description": "Look at the task's data tables without writing code: list_tables, describe_table "
-                           "(columns, types, examples), column_values (most frequent values of a column, "
-                           "optionally only those containing term) or search (term in table names, column "
-                           "names and text values).",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "action": {"type": "string",
-                               "enum": ["list_tables", "describe_table", "column_values", "search"]},
-                    "table": {"type": "string", "description": "a table name from list_tables"},
-                    "column": {"type": "string", "description": "a column of table"},
-                    "term": {"type": "string", "description": "text to look for, case-insensitive"},
-                },
-                "required": ["action"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "submit_answer",
-            "description": "Submit the final answer; it is scored against hidden ground truth.",
-            "parameters": {
-                "type": "object",
-                "properties": {"answer": {"description": "string, number, boolean or list, as the task asks"}},
-                "required": ["answer"],
-            },
-        },
-    },
-]
-
 
 def task_statement(view: dict[str, Any]) -> str:
     """The user message: what `get_task` showed, as text (never anything hidden)."""

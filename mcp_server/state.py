@@ -1,0 +1,20 @@
+"""The server's live state, built by the lifespan and reached by tools through the request context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mcp_server.settings import Settings
+from sandbox.contract import SandboxBackend
+from sandbox.pool import WarmPool
+from tools.context import Services
+from trajectory.recorder import Recorder
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    services: Services
+    backend: SandboxBackend
+    pool: WarmPool
+    recorder: Recorder

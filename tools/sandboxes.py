@@ -1,0 +1,46 @@
+"""Which sandbox a task gets: the one answer to that question, for the server, certify and tests.
+
+A task's sandbox is the configured image and limits with its dataset's data files mounted
+read-only under /data/<dataset>/ (see `task_store.data`), labelled with its episode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sandbox.contract import Mount, Sandbox, SandboxSpec
+from sandbox.limits import Limits
+from task_store import data
+from task_store.store import TaskStore
+from tools.episodes import Episode
+
+Start = Callable[[SandboxSpec], Sandbox]
+
+
+class SandboxProvider:
+    def __init__(self, store: TaskStore, image: str, limits: Limits, start: Start):
+        self._store = store
+        self.image = image
+        self.limits = limits
+        self._start = start
+
+    def spec(self, dataset: str | None, labels: dict[str, str] | None = None,
+             limits: Limits | None = None) -> SandboxSpec:
+        """The sandbox of a dataset's episodes (no data at all for None)."""
+        return SandboxSpec(image=self.image, limits=limits or self.limits, mounts=self.mounts(dataset),
+                           labels=dict(labels or {}))
+
+    def mounts(self, dataset: str | None) -> tuple[Mount, ...]:
+        root = self._store.root_of(dataset) if dataset else None
+        if root is None or dataset is None:
+            return ()
+        return tuple(Mount(source=m.source, target=m.target) for m in data.mounts(root.path / dataset, dataset))
+
+    def start(self, spec: SandboxSpec) -> Sandbox:
+        """Start a sandbox of `spec`. Blocking."""
+        return self._start(spec)
+
+    def for_episode(self, episode: Episode) -> Sandbox:
+        """Start (or take from the warm pool) the sandbox of an episode. Blocking."""
+        labels = {"medgym.episode": episode.episode_id, "medgym.task": episode.task_id}
+        return self._start(self.spec(episode.dataset, labels))
