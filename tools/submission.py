@@ -9,8 +9,10 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from medgym.errors import AnswerFormatError, ClientError, InvalidArgumentError, TaskNotScorableError, VerifierError
+from scoring.keys import AnswerKey
 from scoring.score import AnswerValue, Score
 from scoring.verify import verify
+from tools import grading
 from tools.catalog import task_of
 from tools.context import Call
 from tools.params import EpisodeId, TaskId
@@ -34,7 +36,12 @@ async def submit_answer(
     episodes = call.services.episodes
     episode = episodes.resolve(task_id, call.caller, episode_id)
     episode.check_can_submit()
-    score = _score(call, task_id, value)
+    key = call.services.store.answer_key(task_id)
+    if grading.needs_grading(key):
+        async with episode.lock:
+            score = await grading.grade(call, episode, task_id, key, value)
+    else:
+        score = _score(task_id, key, value)
     await episodes.submitted(episode, score.correct)
     return SubmitResult(
         correct=score.correct, score=score.score, feedback=score.feedback,
@@ -62,8 +69,7 @@ def answer_value(answer: object) -> AnswerValue:
                             f"{type(answer).__name__}" + NOT_COUNTED)
 
 
-def _score(call: Call, task_id: str, answer: AnswerValue) -> Score:
-    key = call.services.store.answer_key(task_id)
+def _score(task_id: str, key: AnswerKey, answer: AnswerValue) -> Score:
     try:
         return verify(key, answer)
     except AnswerFormatError as exc:
