@@ -295,9 +295,12 @@ def test_power_label_at_another_hazard_ratio_is_found() -> None:
     assert "label is the power at hazard ratio 0.7" in finding.cause
 
 
-def test_unparseable_question_is_not_auditable() -> None:
+def test_unparseable_or_degenerate_question_is_not_auditable() -> None:
     (finding,) = _npower([("One-sample t-test", "size", "How many patients do I need?", 10)])
     assert finding.status == "not_auditable" and finding.cause.startswith("question not parsed")
+    zero_sd = _ONE_SAMPLE.replace("standard deviation of 20", "standard deviation of 0")
+    (degenerate,) = _npower([("One-sample t-test", "size", zero_sd, 10)])
+    assert degenerate.status == "not_auditable" and degenerate.recomputed is None
 
 
 # ------------------------------------------------------------------ audited keys

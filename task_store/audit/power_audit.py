@@ -60,9 +60,12 @@ def first_pass(raw: Mapping[str, object], task_id: str) -> Case:
     except ParseError as exc:
         case.error = f"question not parsed: {exc}"
         return case
-    case.results = evaluate(case.design, conventions(case.design))
-    if not case.matches(EXACT):
-        case.source = power_source(case.design, case.official)
+    try:
+        case.results = evaluate(case.design, conventions(case.design))
+        if not case.matches(EXACT):
+            case.source = power_source(case.design, case.official)
+    except Exception as exc:  # odd parameters (a zero SD, ...) make the record unauditable, not the run
+        case.design, case.error = None, f"could not compute: {type(exc).__name__}: {exc}"
     return case
 
 
