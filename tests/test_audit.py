@@ -12,7 +12,16 @@ import pytest
 from statsmodels.stats.power import FTestAnovaPower, GofChisquarePower, TTestIndPower, TTestPower
 
 from scoring.keys import DateKey, GestationalAgeKey, IntegerKey, RangeKey, RelativeKey
-from task_store.audit import AuditFinding, AuditReport, audited_key, render_text, run_audit, write_json
+from task_store.audit import (
+    AuditFinding,
+    AuditReport,
+    audited_key,
+    convention_sentence,
+    public_note,
+    render_text,
+    run_audit,
+    write_json,
+)
 from task_store.audit.entities import Entities
 from task_store.audit.medcalc_audit import audit_record
 from task_store.audit.power_audit import audit_cases, first_pass
@@ -389,3 +398,15 @@ def test_report_outputs(shared_report: AuditReport, tmp_path: Path) -> None:
     text = render_text(shared_report, details=True)
     assert "medcalcbench  (all)" in text and "findings other than agreements:" in text
     assert AuditReport.model_validate_json(shared_report.model_dump_json()) == shared_report
+
+
+def test_agent_notes_never_carry_labels_or_values(shared_report: AuditReport) -> None:
+    for finding in shared_report.findings:
+        key = RangeKey(lower=0, upper=1) if finding.dataset == "medcalcbench" else RelativeKey(value=0.5)
+        for audited in (False, True):
+            note = public_note(finding, key, audited)
+            assert finding.official not in note and (finding.recomputed or "\x00") not in note
+            assert not any(ch.isdigit() for ch in note)
+    sentence = convention_sentence(shared_report, "Paired t-test")
+    assert sentence is not None and "42" not in sentence and "53" not in sentence
+    assert convention_sentence(shared_report, "no such type") is None
