@@ -65,7 +65,7 @@ def _describe(found: list[Probe], ours: Outcome) -> Cause:
     trusted = all(p.label_wrong for p in chosen) and not ours.notes
     if len(chosen) == 1:
         return chosen[0].text, trusted
-    return "the label is reproduced by any one of: " + "; ".join(p.text for p in chosen), trusted
+    return "each of these single changes reproduces the label: " + " | ".join(p.text for p in chosen), trusted
 
 
 def _due_date_gap(name: str, raw: Raw, official: str) -> Cause | None:

@@ -58,7 +58,6 @@ def _per_microlitre(name: str, plausible: tuple[float, float]) -> Analyte:
     thousand = ("10^9/l", "×10^9/l", "x10^9/l", "10^3/µl", "×10^3/µl", "x10^3/µl", "k/µl", "10^3/mm^3")
     factors = {u: 1.0 for u in ("µl", "/µl", "mm^3", "/mm^3", "m^3", "cells/µl", "count/µl")}
     factors.update({norm_unit(u): 1000.0 for u in thousand})
-    factors.update({"l": 1e-6, "/l": 1e-6})
     return Analyte(name, "/µL", MappingProxyType(factors), plausible)
 
 
