@@ -278,7 +278,8 @@ def test_one_sample_size_reports_the_matching_convention() -> None:
     one_sided = math.ceil(TTestPower().solve_power(1.0, alpha=0.05, power=0.9, alternative="larger"))  # 11
     (other,) = _npower([("One-sample t-test", "size", _ONE_SAMPLE, one_sided)])
     assert other.status == "agrees" and "one-sided, noncentral t" in other.cause
-    assert "two-sided, noncentral t" not in other.cause  # against the question's two-sided statement
+    assert other.cause.endswith("but not under the type's convention (two-sided, noncentral t, d = |mean - "
+                                "reference| / SD, n total, rounded up), which gives 13")
 
 
 def test_anova_effect_size_convention_is_identified() -> None:

@@ -127,8 +127,18 @@ def _finding(case: Case, votes: Votes, stale: dict[tuple[str, str, float], int])
         cause = summary(exact, design) if exact else f"within the 1% tolerance only; {summary(loose, design)}"
         if not exact and case.source is not None:
             cause += f"; {case.source.text}"
+        cause += _off_convention(case, design, votes, exact or loose)
         return base.model_copy(update={"status": "agrees", "recomputed": _show(value, design), "cause": cause})
     return base.model_copy(update=_disagreement(case, design, votes, stale))
+
+
+def _off_convention(case: Case, design: Design, votes: Votes, matching: list[Convention]) -> str:
+    """A warning when only conventions the type's labels otherwise do not follow match (a coincidence)."""
+    typical = preferred(design, votes)
+    value = case.results.get(typical)
+    if typical in matching or value is None:
+        return ""
+    return f"; but not under the type's convention ({typical.describe()}), which gives {_show(value, design)}"
 
 
 def _disagreement(
