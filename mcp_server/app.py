@@ -27,6 +27,7 @@ from tools.catalog import list_datasets, shorten
 from tools.context import Call
 from tools.episodes import Caller
 from tools.toolset import TOOLS
+from trajectory.store import storable
 from trajectory.toolspecs import TOOL_SPECS_KEY, openai_specs
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,22 @@ episode (see attempts_left); reset_task starts a fresh episode.
 """
 
 
+def clean(value: Any) -> Any:
+    """Arguments with every string made encodable (a lone UTF-16 surrogate, which stdlib JSON lets through,
+    becomes U+FFFD), so nothing downstream (records, logs, the sandbox) meets a string it cannot encode."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, list):
+        return [clean(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(str(k)): clean(v) for k, v in value.items()}
+    return value
+
+
 class StrictMCPServer(MCPServer[AppState]):
-    """Two fixes of silent or noisy SDK behaviour on tool calls:
+    """Three fixes of silent or noisy SDK behaviour on tool calls:
+
+    - strings that cannot be encoded are made encodable (see `clean`);
 
     - argument names a tool does not declare are refused (the SDK would drop them silently, so a
       model that wrote `timeout` for `timeout_s` would never learn its setting was ignored);
@@ -62,6 +77,7 @@ class StrictMCPServer(MCPServer[AppState]):
             self._accepted = {t.name: list(t.input_schema.get("properties", {})) for t in await self.list_tools()}
         accepted = self._accepted.get(name)
         unknown = [key for key in arguments if accepted is not None and key not in accepted]
+        arguments = clean(arguments)
         if unknown:
             names = ", ".join(shorten(str(key), 40) for key in unknown[:5])
             raise ToolError(f"unknown argument{'s' if len(unknown) > 1 else ''} {names} for {name}; "
@@ -133,7 +149,7 @@ def _register_resources(mcp: MCPServer[AppState], handle: ServerHandle) -> None:
     @mcp.resource("medgym://episodes/{episode_id}", name="episode", mime_type="application/json")
     def episode_resource(episode_id: str, ctx: Context[AppState, Any]) -> str:
         """Your episode's record: task, times, outcome, provenance and every tool call in order."""
-        trajectory = _state(ctx).recorder.store.trajectory(episode_id)
+        trajectory = _state(ctx).recorder.store.trajectory(storable(episode_id))
         if trajectory is None or trajectory.episode.client != pseudonym(caller_of(ctx).key):
             raise ResourceError(f"no recorded episode {shorten(episode_id)} of yours")
         return trajectory.model_dump_json(indent=2)

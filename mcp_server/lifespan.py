@@ -48,7 +48,7 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     if engine_ok:
         pool.warm(sandboxes.spec(None))
     episodes = EpisodeManager(sandboxes.for_episode, settings.max_attempts, settings.episode_idle_timeout_s,
-                              settings.max_episodes_per_client)
+                              settings.max_episodes_per_client, settings.max_sandboxes)
     services = Services(store=store, episodes=episodes, limits=settings.limits)
     image_id = await anyio.to_thread.run_sync(_image_id, backend, settings.image) if engine_ok else None
     recorder = start_recording(settings, store, episodes, image_id)

@@ -28,7 +28,15 @@ from pydantic import BaseModel, Field, ValidationError
 from mcp_server.identity import caller_of
 from mcp_server.recording import record_call
 from mcp_server.state import AppState
-from medgym.errors import ClientError, ServiceError, VerifierError
+from medgym.errors import (
+    ClientError,
+    InvalidArgumentError,
+    QuotaError,
+    ServiceError,
+    StoreError,
+    UnknownTaskError,
+    VerifierError,
+)
 from sandbox.limits import Limits
 from tools.context import Call
 from tools.params import FromLimits
@@ -61,12 +69,16 @@ def _wrapper(definition: ToolDef, limits: Limits, limiter: anyio.CapacityLimiter
     is_async = inspect.iscoroutinefunction(function)
 
     async def wrapper(ctx: Context[AppState, Any], **arguments: Any) -> Any:
-        call = Call(ctx.request_context.lifespan_context.services, caller_of(ctx),
-                    _progress(ctx) if is_async else None)
+        state: AppState = ctx.request_context.lifespan_context
+        call = Call(state.services, caller_of(ctx), _progress(ctx) if is_async else None)
         started = time.perf_counter()
         result: BaseModel | None = None
         error: tuple[str, str] | None = None
+        refused = False  # refused before anything ran: not an event of any episode
         try:
+            if definition.recorded and not state.recorder.store.accepting:
+                raise StoreError("episode records cannot be written (is the disk full?); medgym accepts no new "
+                                 "work until they can")
             if is_async:
                 result = await function(call, **arguments)
             else:
@@ -74,15 +86,15 @@ def _wrapper(definition: ToolDef, limits: Limits, limiter: anyio.CapacityLimiter
                                                         limiter=limiter)
             return result
         except ClientError as exc:
-            error = (str(exc), "input")
+            error, refused = (str(exc), "input"), isinstance(exc, InvalidArgumentError | UnknownTaskError | QuotaError)
             raise ToolError(str(exc)) from None
         except ServiceError as exc:
             error = (SERVER_PROBLEM + str(exc), "verifier" if isinstance(exc, VerifierError) else "service")
             raise ToolError(error[0]) from None
         finally:
-            if definition.recorded:
-                record_call(ctx.request_context.lifespan_context, call.caller, definition.name, arguments, result,
-                            error, (time.perf_counter() - started) * 1000)
+            if definition.recorded and not refused:
+                record_call(state, call.caller, definition.name, arguments, result, error,
+                            (time.perf_counter() - started) * 1000)
 
     _declare(wrapper, function, limits)
     return wrapper

@@ -33,7 +33,9 @@ class Settings(BaseModel):
     )
     data_dir: Path | None = Field(None, description="a MedAgentGym data directory (<dataset>/<split file>)")
     pack: bool = Field(True, description="serve the built-in open task pack (built on first use)")
-    pack_seed: int = Field(20250611, description="seed of the built-in pack (same seed, same tasks)")
+    pack_seed: str = Field("secret", description="seed of the built-in pack: 'secret' (random per home, kept in "
+                                                 "<home>/pack-seed), 'public' (the published seed: reproducible, "
+                                                 "never for benchmarking) or an integer")
     image: str = Field(f"medgym-sandbox:{__version__}", description="sandbox image")
     docker_host: str | None = Field(None, description="Docker engine address (default: DOCKER_HOST or the socket)")
     pool_size: int = Field(2, ge=0, le=32, description="warm sandboxes kept ready per kind (0: no pool)")
@@ -49,6 +51,7 @@ class Settings(BaseModel):
     max_request_bytes: int = Field(2 * 1024 * 1024, ge=65536, description="largest HTTP request body accepted")
     max_episodes_per_client: int = Field(
         32, ge=1, description="sandboxes one HTTP client may run at once (its open episodes: 50 times that)")
+    max_sandboxes: int = Field(64, ge=1, description="sandboxes this server runs at once, over all clients")
     limits: Limits = Field(default_factory=Limits)
 
     @field_validator("data_dir", "home", "token_file", mode="before")
@@ -66,11 +69,29 @@ class Settings(BaseModel):
         """The typed configuration of the sandbox backend (built by `.build(instance_id)`)."""
         return DockerBackendConfig(docker_host=self.docker_host)
 
+    @field_validator("pack_seed", mode="before")
+    @classmethod
+    def _seed(cls, value: Any) -> str:
+        from task_store.pack.seed import parse_choice
+
+        return parse_choice(str(value))
+
+    def seed(self) -> tuple[int, str]:
+        """The pack's seed (made and kept in the home on first use when secret) and its kind."""
+        from task_store.pack.seed import resolve
+
+        return resolve(self.home, self.pack_seed)
+
+    def pack_path(self) -> Path:
+        from task_store.pack.build import pack_dir
+
+        return pack_dir(self.home, self.seed()[0])
+
     def roots(self) -> list[DataRoot]:
         """The data roots served: the built-in pack (built on first use) and the data directory."""
         from task_store.roots import configured_roots
 
-        return configured_roots(self.home, self.pack, self.pack_seed, self.data_dir)
+        return configured_roots(self.home, self.pack, self.seed()[0] if self.pack else 0, self.data_dir)
 
     @classmethod
     def from_env(

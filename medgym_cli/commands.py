@@ -191,11 +191,10 @@ def evaluate(settings: Settings, args: argparse.Namespace) -> int:
 
 def _agent(settings: Settings, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from evaluation import agents
-    from task_store.pack.build import pack_dir
     from task_store.store import DataRoot
 
     if args.agent == "oracle":
-        store = TaskStore.open(settings.db_path, [DataRoot("pack", pack_dir(settings.home, settings.pack_seed))])
+        store = TaskStore.open(settings.db_path, [DataRoot("pack", settings.pack_path())])
         return agents.oracle_agent(store.reference_solution), {"kind": "oracle"}
     if args.agent == "openai":
         if not args.base_url or not args.model:

@@ -20,7 +20,7 @@ from typing import Any
 from mcp import Client, StdioServerParameters
 
 from mcp_server.settings import Settings
-from task_store.pack.build import PACK_DATASETS, pack_dir
+from task_store.pack.build import PACK_DATASETS
 
 WIDTH = 100
 
@@ -58,7 +58,7 @@ async def run_demo(settings: Settings, per_dataset: int = 2) -> int:
         print("Datasets served:")
         for info in listing["datasets"]:
             print(f"  {info['name']:14} {info['total']:5} tasks  {info['description'][:70]}")
-        oracle = TaskStore.open(settings.db_path, [DataRoot("pack", pack_dir(settings.home, settings.pack_seed))])
+        oracle = TaskStore.open(settings.db_path, [DataRoot("pack", settings.pack_path())])
         chosen: list[str] = []
         for dataset in PACK_DATASETS:
             page = await _call(client, "list_tasks", dataset=dataset, split="test", limit=200)

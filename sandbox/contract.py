@@ -40,10 +40,15 @@ class ExecResult(BaseModel):
 
 @dataclass(frozen=True)
 class Mount:
-    """A host path bind-mounted read-only into the sandbox."""
+    """A host folder or file the sandbox sees read-only at `target`.
+
+    With `copy`, the sandbox sees an engine-side copy of the folder instead of a bind mount, so
+    nothing inside can learn the host path (e.g. the medgym home and the pack's folder).
+    """
 
     source: Path
     target: str
+    copy: bool = False
 
 
 @dataclass(frozen=True)

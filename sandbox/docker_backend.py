@@ -16,6 +16,7 @@ from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableErro
 from sandbox import scripts
 from sandbox.channel import RunnerChannel
 from sandbox.contract import ExecResult, ImageStatus, LabelPredicate, SandboxSpec
+from sandbox.docker_volumes import DataVolumes, reap_volumes
 from sandbox.labels import INSTANCE, MANAGED, OWNER, is_orphan, owner_label
 from sandbox.limits import Limits
 
@@ -54,7 +55,6 @@ def host_config_args(spec: SandboxSpec) -> dict[str, Any]:
         "pids_limit": limits.pids,
         "ipc_mode": "private",
         "auto_remove": True,  # a container whose runner exits (server gone) deletes itself
-        "binds": {str(m.source): {"bind": m.target, "mode": "ro"} for m in spec.mounts},
     }
 
 
@@ -120,6 +120,12 @@ class DockerBackend:
         self.instance_id = instance_id
         self._docker_host = docker_host
         self._client: Any = None
+        self._data: dict[str, DataVolumes] = {}  # image -> the volumes of copied mounts
+
+    def _volumes(self, image: str) -> DataVolumes:
+        if image not in self._data:
+            self._data[image] = DataVolumes(self.client, image)
+        return self._data[image]
 
     @property
     def client(self) -> Any:
@@ -169,11 +175,12 @@ class DockerBackend:
         api = self.client.api
         labels = {MANAGED: "1", INSTANCE: self.instance_id, OWNER: owner_label(), **spec.labels}
         try:
+            binds = self._volumes(spec.image).binds(spec.mounts)
             created = api.create_container(
                 spec.image, command=["python3", "-u", "-c", scripts.source("runner")], stdin_open=True, detach=False,
                 tty=False, user=SANDBOX_USER, working_dir="/workspace", hostname="sandbox",
                 environment=ENVIRONMENT, labels=labels,
-                host_config=api.create_host_config(**host_config_args(spec)),
+                host_config=api.create_host_config(**host_config_args(spec), binds=binds),
             )
         except Exception as exc:
             raise SandboxUnavailableError(_create_hint(exc, spec.image)) from exc
@@ -205,7 +212,12 @@ class DockerBackend:
         return removed
 
     def reap_orphans(self) -> int:
-        return self.remove_where(is_orphan)
+        removed = self.remove_where(is_orphan)
+        try:
+            reap_volumes(self.client)
+        except Exception as exc:
+            log.debug("could not reap data volumes: %s", exc)
+        return removed
 
     def image_status(self, image: str) -> ImageStatus:
         from sandbox.image import image_status

@@ -26,12 +26,12 @@ POOL_LABEL = {"medgym.episode": "pool"}
 class PoolKey:
     image: str
     limits: str
-    mounts: tuple[tuple[str, str], ...]
+    mounts: tuple[tuple[str, str, str], ...]
 
 
 def pool_key(spec: SandboxSpec) -> PoolKey:
     return PoolKey(spec.image, spec.limits.model_dump_json(),
-                   tuple((str(m.source), m.target) for m in spec.mounts))
+                   tuple((str(m.source), m.target, str(m.copy)) for m in spec.mounts))
 
 
 class WarmPool:

@@ -13,7 +13,7 @@ from typing import assert_never
 
 from medgym.errors import AnswerFormatError, TaskNotScorableError
 from scoring.dates import parse_calendar_date, parse_gestational_age
-from scoring.items import Comparison, compare
+from scoring.items import compare
 from scoring.keys import (
     AnswerKey,
     BooleanKey,
@@ -90,9 +90,9 @@ def verify_date(key: DateKey, answer: AnswerValue) -> Score:
 
 
 def verify_gestational_age(key: GestationalAgeKey, answer: AnswerValue) -> Score:
-    """MedCalcBench gestational age: the same duration (weeks * 7 + days, so 0w8d equals 1w1d)."""
+    """MedCalcBench gestational age: the same (weeks, days) pair, as documented (0w8d is not 1w1d)."""
     weeks, days = parse_gestational_age(answer)
-    if weeks * 7 + days == key.weeks * 7 + key.days:
+    if (weeks, days) == (key.weeks, key.days):
         return _score("gestational_age", True, "the gestational age is the expected one")
     got = f"{weeks} weeks {days} days"
     return _score("gestational_age", False, f"expected the same gestational age; got {got}")
@@ -120,22 +120,10 @@ def verify_relative(key: RelativeKey, answer: AnswerValue) -> Score:
 
 def verify_item_set(key: ItemSetKey, answer: AnswerValue) -> Score:
     """EHR question answering: the normalised submitted set equals the expected set."""
-    comparison = compare(key.items, answer)
-    if comparison.equal:
+    if compare(key.items, answer).equal:
         return _score("item_set", True, "the submitted set matches the expected answer")
-    return _score("item_set", False, _set_feedback(comparison))
-
-
-def _set_feedback(comparison: Comparison) -> str:
-    """Why the sets differ: how many submitted items are not expected, and whether any are missing."""
-    reasons = []
-    if comparison.unexpected:
-        plural = "item is" if comparison.unexpected == 1 else "items are"
-        reasons.append(f"{comparison.unexpected} submitted {plural} not expected")
-    if comparison.missing:
-        reasons.append("some expected items are missing")
-    count = f"{comparison.submitted} distinct item{'' if comparison.submitted == 1 else 's'} submitted"
-    return f"the submitted set differs from the expected answer: {'; '.join(reasons)} ({count})"
+    # No counts of wrong or missing items: with resets they would make a membership oracle.
+    return _score("item_set", False, "the submitted set differs from the expected answer")
 
 
 def verify_boolean(key: BooleanKey, answer: AnswerValue) -> Score:

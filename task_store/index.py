@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medgym.private import private_file
 from task_store.loader import LoadError, TaskFile, discover, read_file
 from task_store.models import IndexedTask
 
@@ -49,7 +50,7 @@ class SyncReport:
 
 def connect(path: Path) -> sqlite3.Connection:
     """Open the store (WAL, foreign-key free, shared by concurrent medgym processes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # its WAL and shared-memory files take the same private mode
     conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")

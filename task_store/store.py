@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from medgym.errors import BadCursorError, UnknownTaskError
+from medgym.errors import BadCursorError, InvalidArgumentError, UnknownTaskError
 from scoring.keys import AnswerKey
 from task_store.index import SyncReport, connect, sync_root
 from task_store.models import Task
@@ -161,11 +161,19 @@ class TaskStore:
         return [CountRow(*row) for row in rows]
 
 
+MAX_SEARCH_WORDS = 12
+MAX_SHORT_WORDS = 2  # words under three characters cannot use the trigram index: each is a full scan
+
+
 def _search_clause(search: str) -> tuple[str, list[object]]:
     """Every word must occur (case-insensitive substring) in the title, question or context."""
-    words = "".join(ch if ch.isprintable() else " " for ch in search).split()  # no control characters
+    words = list(dict.fromkeys("".join(ch if ch.isprintable() else " " for ch in search).split()))
     long_words = [w for w in words if len(w) >= 3]
     short_words = [w for w in words if len(w) < 3]
+    if len(words) > MAX_SEARCH_WORDS or len(short_words) > MAX_SHORT_WORDS:
+        raise InvalidArgumentError(
+            f"search takes at most {MAX_SEARCH_WORDS} words, of which at most {MAX_SHORT_WORDS} shorter than three "
+            "characters; use fewer, longer words")
     clauses: list[str] = []
     params: list[object] = []
     if long_words:

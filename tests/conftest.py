@@ -82,11 +82,21 @@ def no_leftover_containers(docker_ready: None) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def pack_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A medgym home with the built-in pack built once for the whole test session."""
-    from task_store.pack.build import ensure_pack
+    from task_store.pack.build import DEFAULT_SEED, ensure_pack
+    from task_store.pack.seed import SEED_FILE
 
     home = tmp_path_factory.mktemp("pack-home")
+    (home / SEED_FILE).write_text(f"{DEFAULT_SEED}\n")  # this home's "secret" seed: the public one, to build once
     ensure_pack(home)
     return home
+
+
+def share_pack(home: Path, pack_home: Path) -> None:
+    """Let a fresh medgym home use the session's built pack (its folder and its seed), with a store of its own."""
+    from task_store.pack.seed import SEED_FILE
+
+    (home / "pack").symlink_to(pack_home / "pack")
+    (home / SEED_FILE).write_text((pack_home / SEED_FILE).read_text())
 
 
 def _free_port() -> int:

@@ -37,6 +37,7 @@ from mcp.types import CallToolResult
 from mcp_server.app import SERVER_PROBLEM, ServerHandle, build_server
 from mcp_server.settings import Settings
 from task_store.store import TaskFilter
+from tests.conftest import share_pack
 
 CALC = "medcalcbench/test/6"
 POWER = "npowerai/train/1"
@@ -454,7 +455,7 @@ def test_inspect_data_bad_arguments(settings: Settings, pack_home: Path, tmp_pat
                                    no_leftover_containers: None) -> None:
     home = tmp_path / "pack-user"
     home.mkdir()
-    (home / "pack").symlink_to(pack_home / "pack")
+    share_pack(home, pack_home)
     with serving(settings, home=home, pack=True, pool_size=1) as server:
         ehr = server.ok("list_tasks", {"dataset": "medgym_ehr", "limit": 1})["tasks"][0]["task_id"]
         known = [ehr, CALC, server.ok("list_tasks", {"dataset": "mimic_iii", "limit": 1})["tasks"][0]["task_id"]]

@@ -14,7 +14,7 @@ from mcp import Client
 
 from mcp_server.app import build_server
 from mcp_server.settings import Settings
-from tests.conftest import IMAGE
+from tests.conftest import IMAGE, share_pack
 from tests.mcp_calls import call_error as _error
 from tests.mcp_calls import call_ok as _call
 
@@ -48,7 +48,7 @@ def data_root(tmp_path: Path, shared_dir: Path) -> Path:
 def pack_settings(tmp_path: Path, pack_home: Path, data_root: Path) -> Settings:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "pack").symlink_to(pack_home / "pack")  # the session's built pack, with a store of our own
+    share_pack(home, pack_home)  # the session's built pack, with a store of our own
     return Settings(home=home, data_dir=data_root, image=IMAGE, pack=True, pool_size=0)
 
 

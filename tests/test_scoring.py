@@ -218,20 +218,19 @@ AGE = GestationalAgeKey(weeks=35, days=4)
         [35, 4],
         ["35", "4"],
         ["35 weeks 4 days"],
-        "34 weeks 11 days",  # the same duration: weeks * 7 + days
     ],
 )
 def test_gestational_age_accepts(answer: AnswerValue) -> None:
     assert_score(verify(AGE, answer), True, "gestational_age")
 
 
-def test_gestational_age_compares_total_days() -> None:
-    assert verify(GestationalAgeKey(weeks=1, days=1), "0 weeks 8 days").correct
-    assert not verify(GestationalAgeKey(weeks=1, days=1), "0 weeks 7 days").correct
+def test_gestational_age_compares_weeks_and_days_as_documented() -> None:
+    assert verify(GestationalAgeKey(weeks=1, days=1), "1 weeks 1 days").correct
+    assert not verify(GestationalAgeKey(weeks=1, days=1), "0 weeks 8 days").correct  # the same total days
 
 
 @pytest.mark.parametrize(
-    "answer", ["35 weeks 5 days", "36 weeks 4 days", "4 weeks 35 days", "(4, 35)", [35, 3]]
+    "answer", ["35 weeks 5 days", "36 weeks 4 days", "4 weeks 35 days", "(4, 35)", [35, 3], "34 weeks 11 days"]
 )
 def test_gestational_age_rejects(answer: AnswerValue) -> None:
     score = verify(AGE, answer)
@@ -435,17 +434,14 @@ def test_item_set_accepts(key: ItemSetKey, answer: AnswerValue) -> None:
 def test_item_set_rejects(key: ItemSetKey, answer: AnswerValue) -> None:
     score = verify(key, answer)
     assert_score(score, False, "item_set")
-    assert score.feedback.startswith("the submitted set differs from the expected answer: ")
+    assert score.feedback == "the submitted set differs from the expected answer"
 
 
-def test_item_set_feedback_counts_without_revealing() -> None:
-    differs = "the submitted set differs from the expected answer: "
-    extra = verify(ROUTES, ["po", "po/ng", "iv"]).feedback
-    assert extra == differs + "1 submitted item is not expected (3 distinct items submitted)"
-    missing = verify(ROUTES, ["po"]).feedback
-    assert missing == differs + "some expected items are missing (1 distinct item submitted)"
-    both = verify(ROUTES, ["iv", "im", "po"]).feedback
-    assert "2 submitted items are not expected; some expected items are missing" in both
+def test_item_set_feedback_is_no_membership_oracle() -> None:
+    """Counts of wrong or missing items would let an agent find the answer item by item across resets."""
+    feedbacks = {verify(ROUTES, answer).feedback for answer in (["po", "po/ng", "iv"], ["po"], ["iv", "im", "po"],
+                                                                 ["iv"], ["po", "po/ng", "x", "y"])}
+    assert feedbacks == {"the submitted set differs from the expected answer"}
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,7 @@ class Episode:
     created: float = field(default_factory=time.time)
     last_active: float = field(default_factory=time.monotonic)
     attempts_used: int = 0
+    format_errors: int = 0  # malformed submissions (not attempts), bounded per episode
     solved: bool = False
     ended: EndReason | None = None
     sandbox: Sandbox | None = None
@@ -114,11 +115,14 @@ class EpisodeManager:
     """The episode table of one server process (shared by all its clients)."""
 
     def __init__(self, sandbox_factory: SandboxFactory, max_attempts: int, idle_timeout_s: float,
-                 max_per_client: int = 32):
+                 max_per_client: int = 32, max_sandboxes: int = 64):
         self._factory = sandbox_factory
         self.max_attempts = max_attempts
         self.idle_timeout_s = idle_timeout_s
         self.max_per_client = max_per_client
+        self.max_sandboxes = max_sandboxes
+        # sandbox I/O (starting containers, runs) has its own worker threads: it never delays other tools
+        self.threads = anyio.CapacityLimiter(max_sandboxes + 8)
         self._episodes: dict[str, Episode] = {}
         self._current: dict[tuple[str, str], str] = {}
         self.listeners: list[EpisodeListener] = []
@@ -189,11 +193,15 @@ class EpisodeManager:
         episode.check_active()
         if episode.sandbox is None:
             self._check_sandbox_quota(episode)
-            episode.sandbox = await anyio.to_thread.run_sync(self._factory, episode)
+            episode.sandbox = await anyio.to_thread.run_sync(self._factory, episode, limiter=self.threads)
         return episode.sandbox
 
     def _check_sandbox_quota(self, episode: Episode) -> None:
-        """On a shared server one client may run at most `max_per_client` sandboxes at once."""
+        """At most `max_sandboxes` sandboxes run at once; on a shared server one client may run at most
+        `max_per_client` of them."""
+        if self.running() >= self.max_sandboxes:
+            raise QuotaError(f"the server already runs its maximum of {self.max_sandboxes} sandboxes; try again "
+                             "when other episodes have finished")
         key = episode.quota_key
         if key is None:
             return
@@ -202,6 +210,10 @@ class EpisodeManager:
             raise QuotaError(
                 f"this client already runs {running} sandboxes (the limit is {self.max_per_client}): finish "
                 "episodes with submit_answer, or end them with reset_task, before starting more")
+
+    def running(self) -> int:
+        """Sandboxes held by episodes right now."""
+        return sum(1 for e in self._episodes.values() if e.sandbox is not None)
 
     async def drop_sandbox(self, episode: Episode) -> None:
         """Destroy the episode's sandbox in the background (removing a container takes a few hundred

@@ -58,7 +58,8 @@ async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float
         raise SandboxUnavailableError(f"medgym could not start a sandbox: {exc}") from None
     try:
         return await _with_progress(
-            lambda: sandbox.run(code, timeout, call.services.limits.max_output_bytes), timeout, call.progress)
+            lambda: sandbox.run(code, timeout, call.services.limits.max_output_bytes), timeout, call.progress,
+            episodes.threads)
     except SandboxLostError as exc:
         await episodes.drop_sandbox(episode)
         raise SandboxLostError(
@@ -71,11 +72,12 @@ async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float
 
 
 async def _with_progress(
-    run: Callable[[], ExecResult], timeout: float, on_progress: ProgressCallback | None
+    run: Callable[[], ExecResult], timeout: float, on_progress: ProgressCallback | None,
+    limiter: anyio.CapacityLimiter,
 ) -> ExecResult:
     """Run the blocking call in a worker thread, reporting elapsed time every few seconds."""
     if on_progress is None:
-        return await anyio.to_thread.run_sync(run)
+        return await anyio.to_thread.run_sync(run, limiter=limiter)
     outcome: list[ExecResult] = []
     failure: list[BaseException] = []
     async with anyio.create_task_group() as group:
@@ -93,7 +95,7 @@ async def _with_progress(
 
         group.start_soon(ticker)
         try:
-            outcome.append(await anyio.to_thread.run_sync(run))
+            outcome.append(await anyio.to_thread.run_sync(run, limiter=limiter))
         except Exception as exc:  # re-raised below, outside the task group (which would wrap it in a group)
             failure.append(exc)
         finally:

@@ -31,10 +31,14 @@ class SandboxProvider:
                            labels=dict(labels or {}))
 
     def mounts(self, dataset: str | None) -> tuple[Mount, ...]:
+        """The dataset's data files; the built-in pack's are served as copies, so that no path inside
+        the sandbox names the medgym home or the pack's folder."""
         root = self._store.root_of(dataset) if dataset else None
         if root is None or dataset is None:
             return ()
-        return tuple(Mount(source=m.source, target=m.target) for m in data.mounts(root.path / dataset, dataset))
+        copy = root.label == "pack"
+        return tuple(Mount(source=m.source, target=m.target, copy=copy)
+                     for m in data.mounts(root.path / dataset, dataset))
 
     def start(self, spec: SandboxSpec) -> Sandbox:
         """Start a sandbox of `spec`. Blocking."""

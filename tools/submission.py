@@ -6,9 +6,18 @@ import logging
 from collections import defaultdict
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from pydantic import Field
 
-from medgym.errors import AnswerFormatError, ClientError, InvalidArgumentError, TaskNotScorableError, VerifierError
+from medgym.errors import (
+    AnswerFormatError,
+    ClientError,
+    InvalidArgumentError,
+    QuotaError,
+    TaskNotScorableError,
+    VerifierError,
+)
 from scoring.keys import AnswerKey
 from scoring.score import AnswerValue, Score
 from scoring.verify import verify
@@ -21,6 +30,8 @@ from tools.results import DatasetProgress, Progress, ResetResult, SubmitResult
 log = logging.getLogger(__name__)
 
 NOT_COUNTED = " (this submission was not counted as an attempt)"
+MAX_ANSWER_CHARS = 1_000_000  # checked before any parsing, so no answer can cost much CPU
+MAX_FORMAT_ERRORS = 20  # malformed submissions an episode may make (they are not attempts)
 
 
 async def submit_answer(
@@ -32,16 +43,23 @@ async def submit_answer(
 ) -> SubmitResult:
     """Score an answer against the hidden ground truth; uses one attempt of the episode."""
     task_of(call, task_id)
-    value = answer_value(answer)
     episodes = call.services.episodes
     episode = episodes.resolve(task_id, call.caller, episode_id)
     episode.check_can_submit()
-    key = call.services.store.answer_key(task_id)
-    if grading.needs_grading(key):
-        async with episode.lock:
-            score = await grading.grade(call, episode, task_id, key, value)
-    else:
-        score = _score(task_id, key, value)
+    if episode.format_errors >= MAX_FORMAT_ERRORS:
+        raise QuotaError(f"this episode has made {episode.format_errors} malformed submissions, the most allowed; "
+                         "read the task's answer_format and submit in that form in a new episode")
+    try:
+        value = answer_value(answer)
+        key = call.services.store.answer_key(task_id)
+        if grading.needs_grading(key):
+            async with episode.lock:
+                score = await grading.grade(call, episode, task_id, key, value)
+        else:  # off the event loop: a large answer takes a few ms to normalise
+            score = await anyio.to_thread.run_sync(_score, task_id, key, value)
+    except AnswerFormatError:
+        episode.format_errors += 1
+        raise
     await episodes.submitted(episode, score.correct)
     return SubmitResult(
         correct=score.correct, score=score.score, feedback=score.feedback,
@@ -56,12 +74,17 @@ _SCALARS = (str, int, float, bool, type(None))
 
 def answer_value(answer: object) -> AnswerValue:
     """The submission as an `AnswerValue`, or one short error saying what shape is accepted."""
+    if isinstance(answer, str) and len(answer) > MAX_ANSWER_CHARS:
+        raise AnswerFormatError(f"an answer may hold at most {MAX_ANSWER_CHARS} characters (got {len(answer)})"
+                                + NOT_COUNTED)
     if isinstance(answer, _SCALARS):
         return answer
     if isinstance(answer, list):
         if len(answer) > MAX_ANSWER_ITEMS:
             raise AnswerFormatError(f"an answer list may hold at most {MAX_ANSWER_ITEMS} items (got {len(answer)})")
         if all(isinstance(item, _SCALARS) for item in answer):
+            if sum(len(item) for item in answer if isinstance(item, str)) > MAX_ANSWER_CHARS:
+                raise AnswerFormatError(f"an answer may hold at most {MAX_ANSWER_CHARS} characters" + NOT_COUNTED)
             return answer
         raise AnswerFormatError("answer lists hold strings, numbers, booleans or null, not nested lists or "
                                 "objects" + NOT_COUNTED)

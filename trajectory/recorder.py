@@ -6,6 +6,7 @@ episode table); tools and sandboxes never know they are recorded.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -17,6 +18,7 @@ from trajectory.records import EndReason, EpisodeRecord, EventRecord, Outcome, P
 from trajectory.store import RecordStore
 
 MAX_TRACKED = 20_000  # episodes whose event numbering is remembered (ended ones are forgotten first)
+MAX_RECORDED_CHARS = 64 * 1024  # a longer string argument (e.g. code) is kept as its head, its length and hash
 
 
 class Recorder:
@@ -80,7 +82,7 @@ class Recorder:
                 self._used_reference.add(episode_id)
         payload = result.model_dump(mode="json") if result is not None else None
         self.store.put(EventRecord(
-            episode_id=episode_id, seq=seq, at=time.time(), tool=tool, arguments=arguments, result=payload,
+            episode_id=episode_id, seq=seq, at=time.time(), tool=tool, arguments=_bounded(arguments), result=payload,
             error=error, error_kind=error_kind,
             duration_ms=round(duration_ms, 3),
             timed_out=payload.get("timed_out") if payload and tool == "run_code" else None,
@@ -88,3 +90,14 @@ class Recorder:
             verdict=Verdict(**{k: payload[k] for k in ("correct", "score", "feedback")})
             if payload and tool == "submit_answer" else None,
         ))
+
+
+def _bounded(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as recorded: strings longer than `MAX_RECORDED_CHARS` cut, with their size and hash."""
+    return {key: _cut(value) if isinstance(value, str) and len(value) > MAX_RECORDED_CHARS else value
+            for key, value in arguments.items()}
+
+
+def _cut(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+    return f"{text[:MAX_RECORDED_CHARS]}\n[... medgym: {len(text)} characters in all, sha256 {digest}; cut here]"

@@ -30,6 +30,7 @@ class Provenance(BaseModel):
     limits: dict[str, Any] = Field(default_factory=dict)
     max_attempts: int
     verifier: str | None = None
+    pack_seed: str | None = Field(None, description="the built-in pack's seed kind: secret, public or explicit")
 
 
 class EpisodeRecord(BaseModel):

@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from medgym.private import private_file
 from trajectory.records import SCHEMA_VERSION, EpisodeRecord, EventRecord, Trajectory
 
 log = logging.getLogger(__name__)
 RETRY_INTERVAL_S = 1.0
-MAX_PENDING = 200_000
+MAX_PENDING_BYTES = 256 * 1024 * 1024  # records waiting for the disk; past this the store refuses new work
+FLUSH_TIMEOUT_S = 10.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS record_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,7 +49,7 @@ _EPISODE_UPSERT = (
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # its WAL and shared-memory files take the same private mode
     conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -68,37 +70,63 @@ def _migrate(conn: sqlite3.Connection) -> None:
                     raise
 
 
+Row = tuple[str, tuple[object, ...], int]  # SQL statement, its parameters, their size in bytes
+
+
 class RecordStore:
-    """Queue records for the writer thread; read them back (after `flush`) for resources and exports."""
+    """Queue records for the writer thread; read them back (after `flush`) for resources and exports.
+
+    The writer survives any record: one that cannot be serialised is logged and skipped, a failed
+    transaction is rolled back and retried, and nothing it does can leave the store locked. Records
+    that wait for the disk are bounded by bytes: past `MAX_PENDING_BYTES` the store says it is not
+    `accepting` (the server then refuses new work) rather than dropping history.
+    """
 
     def __init__(self, path: Path):
         self.path = path
         self._conn = _connect(path)
         self._read_lock = threading.Lock()
         self._queue: queue.Queue[EpisodeRecord | EventRecord | None] = queue.Queue()
-        self._pending: list[EpisodeRecord | EventRecord] = []
+        self._pending: list[Row] = []
+        self._pending_bytes = 0
         self._last_error = ""
+        self.write_errors = 0
+        self.skipped = 0
         self._thread = threading.Thread(target=self._write_forever, name="medgym-records", daemon=True)
         self._thread.start()
-        self.write_errors = 0
 
     # -- writing --------------------------------------------------------------------------------
     def put(self, record: EpisodeRecord | EventRecord) -> None:
         self._queue.put(record)
 
-    def flush(self) -> None:
-        """Wait until everything queued so far is committed (or kept pending after a failure)."""
-        self._queue.join()
+    def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+        """Wait until everything queued so far is committed (or kept pending after a failure);
+        False when that took longer than `timeout_s` (never blocks longer)."""
+        deadline = time.monotonic() + timeout_s
+        done = self._queue.all_tasks_done
+        with done:
+            while self._queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                done.wait(remaining)
+        return True
 
     @property
     def pending(self) -> int:
         """Records that could not be written yet (the store refused them, e.g. a full disk)."""
         return len(self._pending)
 
+    @property
+    def accepting(self) -> bool:
+        """False while so many records wait for the disk that new work must be refused."""
+        return self._pending_bytes < MAX_PENDING_BYTES and self._thread.is_alive()
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=30)
-        self._conn.close()
+        with self._read_lock:
+            self._conn.close()
 
     def _write_forever(self) -> None:
         while True:
@@ -113,16 +141,31 @@ class RecordStore:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            stop = None in batch
-            self._pending.extend(r for r in batch if r is not None)
-            self._commit_pending()
-            for _ in batch:
-                self._queue.task_done()
-            if stop:
+            try:
+                for record in batch:
+                    if record is not None:
+                        self._add(record)
+                self._commit_pending()
+            except Exception:  # never let the writer die: log, keep what is pending, go on
+                log.exception("the episode record writer hit an unexpected error; it carries on")
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+            if None in batch:
                 if self._pending:
                     log.error("%d episode record(s) could not be written to %s and are lost: %s",
                               len(self._pending), self.path, self._last_error)
                 return
+
+    def _add(self, record: EpisodeRecord | EventRecord) -> None:
+        try:
+            row = _row(record)
+        except Exception as exc:  # an unserialisable record is skipped, never allowed to stop the writer
+            self.skipped += 1
+            log.error("skipped an episode record that cannot be stored (%s)", type(exc).__name__)
+            return
+        self._pending.append(row)
+        self._pending_bytes += row[2]
 
     def _commit_pending(self) -> None:
         """Write every pending record in one transaction; on failure keep them for the next try."""
@@ -130,35 +173,38 @@ class RecordStore:
             return
         try:
             with self._read_lock:
-                self._conn.execute("BEGIN IMMEDIATE")
-                for record in self._pending:
-                    self._write(record)
-                self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with self._read_lock:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    for statement, parameters, _ in self._pending:
+                        self._conn.execute(statement, parameters)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.OperationalError as exc:  # the store refuses writes for now (disk full, locked): retry
             self.write_errors += 1
             if str(exc) != self._last_error:
                 log.error("cannot write episode records to %s: %s; %d record(s) wait in memory and are written "
                           "as soon as the store accepts them (free disk space?)", self.path, exc, len(self._pending))
             self._last_error = str(exc)
-            del self._pending[:-MAX_PENDING]  # bounded: keep the newest
             return
+        except Exception:  # one record the database will not take: write the others, skip that one
+            self._commit_one_by_one()
         if self._last_error:
             log.warning("episode records written again to %s (%d waited)", self.path, len(self._pending))
         self._pending.clear()
+        self._pending_bytes = 0
         self._last_error = ""
 
-    def _write(self, record: EpisodeRecord | EventRecord) -> None:
-        if isinstance(record, EpisodeRecord):
-            self._conn.execute(_EPISODE_UPSERT, (
-                record.episode_id, record.schema_version, record.task_id, record.dataset, record.client,
-                record.server, record.started_at, record.ended_at, record.end_reason, record.outcome,
-                record.attempts_used, int(record.used_reference_solution), record.provenance.model_dump_json()))
-        else:
-            self._conn.execute("INSERT OR REPLACE INTO events VALUES (?,?,?)",
-                               (record.episode_id, record.seq, record.model_dump_json()))
+    def _commit_one_by_one(self) -> None:
+        with self._read_lock:
+            for statement, parameters, _ in self._pending:
+                try:
+                    self._conn.execute(statement, parameters)  # autocommit: one record per transaction
+                except Exception as exc:
+                    self.skipped += 1
+                    log.error("skipped an episode record the store would not take (%s)", type(exc).__name__)
 
     def close_abandoned(self, server_is_gone: Callable[[str], bool]) -> int:
         """End the episodes left active by servers that died (killed, crashed): end reason
@@ -189,7 +235,7 @@ class RecordStore:
         return None if row is None else str(row[0])
 
     def trajectory(self, episode_id: str) -> Trajectory | None:
-        self.flush()
+        self.flush()  # bounded: a record still waiting for the disk is simply not shown yet
         with self._read_lock:
             row = self._conn.execute(f"SELECT {_COLUMNS} FROM episodes WHERE episode_id=?", (episode_id,)).fetchone()
             if row is None:
@@ -213,6 +259,33 @@ class RecordStore:
 
 
 _COLUMNS = ", ".join(EPISODE_COLUMNS)
+
+
+def _row(record: EpisodeRecord | EventRecord) -> Row:
+    """The SQL that stores a record (strings made storable: lone surrogates become U+FFFD)."""
+    if isinstance(record, EpisodeRecord):
+        parameters: tuple[object, ...] = (
+            record.episode_id, record.schema_version, record.task_id, record.dataset, record.client,
+            record.server, record.started_at, record.ended_at, record.end_reason, record.outcome,
+            record.attempts_used, int(record.used_reference_solution),
+            _json(record.provenance.model_dump(mode="json")))
+        parameters = tuple(storable(p) if isinstance(p, str) else p for p in parameters)
+        return _EPISODE_UPSERT, parameters, sum(len(str(p)) for p in parameters)
+    body = _json(record.model_dump(mode="json"))
+    return "INSERT OR REPLACE INTO events VALUES (?,?,?)", (storable(record.episode_id), record.seq, body), len(body)
+
+
+def _json(value: object) -> str:
+    return storable(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def storable(text: str) -> str:
+    """`text` with anything UTF-8 cannot encode (lone surrogates) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _episode(row: tuple[Any, ...]) -> EpisodeRecord:

@@ -3,7 +3,7 @@
 The pack is laid out exactly like a MedAgentGym data directory, so it is indexed, mounted and
 served by the same code as a user's data:
 
-    <home>/pack/v<PACK_VERSION>-seed<seed>-<hash of the generator code>/
+    <home>/pack/v<PACK_VERSION>-<hash of the seed and the generator code>/
         manifest.json
         medgym_ehr/   PATIENTS.csv ... mimic_iii.sqlite, train_tasks.jsonl, test_tasks.jsonl
         medgym_calc/  train_tasks.jsonl, test_tasks.jsonl
@@ -26,12 +26,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from medgym.private import private_dir
 from task_store.models import IndexedTask
+from task_store.pack.seed import PUBLIC_SEED
 
 log = logging.getLogger(__name__)
 
 PACK_VERSION = 1
-DEFAULT_SEED = 20250611
+DEFAULT_SEED = PUBLIC_SEED
 EHR, CALC, POWER = "medgym_ehr", "medgym_calc", "medgym_power"
 PACK_DATASETS = (EHR, CALC, POWER)
 QUARANTINE = "quarantined_tasks.jsonl"
@@ -52,7 +54,9 @@ def generator_hash() -> str:
 
 
 def pack_dir(home: Path, seed: int = DEFAULT_SEED) -> Path:
-    return home / "pack" / f"v{PACK_VERSION}-seed{seed}-{generator_hash()}"
+    """The pack's folder; its name reveals neither the seed nor anything that leads to it."""
+    digest = hashlib.sha256(f"{seed}:{generator_hash()}".encode()).hexdigest()[:16]
+    return home / "pack" / f"v{PACK_VERSION}-{digest}"
 
 
 def ensure_pack(home: Path, seed: int = DEFAULT_SEED) -> Path:
@@ -60,7 +64,7 @@ def ensure_pack(home: Path, seed: int = DEFAULT_SEED) -> Path:
     target = pack_dir(home, seed)
     if (target / "manifest.json").is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     with _locked(target.parent / ".build.lock"):
         if (target / "manifest.json").is_file():
             return target
@@ -117,7 +121,7 @@ def write_tasks(directory: Path, tasks: list[IndexedTask]) -> dict[str, int]:
 
 
 def _write_manifest(root: Path, seed: int, counts: dict[str, dict[str, int]]) -> None:
-    manifest = {"pack_version": PACK_VERSION, "seed": seed, "tasks": counts}
+    manifest = {"pack_version": PACK_VERSION, "generator": generator_hash(), "tasks": counts}  # never the seed
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
