@@ -52,6 +52,9 @@ class Settings(BaseModel):
     max_episodes_per_client: int = Field(
         32, ge=1, description="sandboxes one HTTP client may run at once (its open episodes: 50 times that)")
     max_sandboxes: int = Field(64, ge=1, description="sandboxes this server runs at once, over all clients")
+    max_sessions_per_client: int = Field(64, ge=1, description="open HTTP MCP sessions per token or address")
+    max_connections: int = Field(1000, ge=8, description="open HTTP connections (a request head must arrive "
+                                                           "within 10 s)")
     limits: Limits = Field(default_factory=Limits)
 
     @field_validator("data_dir", "home", "token_file", mode="before")

@@ -13,6 +13,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from mcp_server.app import ServerHandle
 from mcp_server.auth import AuthConfigError, load_tokens
+from mcp_server.http_guard import RepeatFilter, SessionGuard, guarded_protocol
 from mcp_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,11 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
 
 
 def http_app(handle: ServerHandle, settings: Settings) -> ASGIApp:
-    """The streamable HTTP app at /mcp, wrapped so that ending a session ends its episodes."""
+    """The streamable HTTP app at /mcp, with per-client session bounds; ending a session ends its episodes."""
     app = handle.mcp.streamable_http_app(host=settings.host, transport_security=transport_security(settings),
                                          max_request_body_size=settings.max_request_bytes)
-    return session_end_middleware(app, handle)
+    guarded = SessionGuard(app, handle.mcp.session_manager, settings.max_sessions_per_client)
+    return session_end_middleware(guarded, handle)
 
 
 def check_exposure(settings: Settings) -> None:
@@ -110,7 +112,13 @@ def serve_http(handle: ServerHandle, settings: Settings) -> None:
     check_exposure(settings)
     config = uvicorn.Config(http_app(handle, settings), host=settings.host, port=settings.port,
                             log_level=settings.log_level.lower(), lifespan="on", log_config=None,
-                            proxy_headers=False)  # X-Forwarded-For is client-chosen: never an identity
+                            proxy_headers=False,  # X-Forwarded-For is client-chosen: never an identity
+                            http=guarded_protocol(settings.max_connections), timeout_keep_alive=5)
+    for name in ("uvicorn.error", "uvicorn.access", "mcp.server.streamable_http_manager"):
+        logging.getLogger(name).addFilter(RepeatFilter())
+    if settings.log_level != "DEBUG":  # the SDK logs session ids (bearer capabilities) at INFO
+        for name in ("mcp.server.streamable_http_manager", "mcp.server.streamable_http"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     server = uvicorn.Server(config)
     log.info("medgym MCP endpoint: http://%s:%d/mcp", settings.host, settings.port)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the previous handler:
