@@ -134,6 +134,7 @@ def _certify(settings: Settings, store: TaskStore, args: argparse.Namespace) -> 
         print(f"{name:14} {report.tasks:6} {_pct(report.reference_correct, report.tasks):>18} "
               f"{_pct(report.constants_incorrect, report.tasks):>20} {report.seconds:8.1f}")
     failures = [f for r in reports.values() for f in r.failures]
+    failures += _prior_failures(store, {task.dataset for task in chosen})
     for failure in failures:
         print(f"FAILED {failure}")
     if not args.dry_run:
@@ -141,6 +142,18 @@ def _certify(settings: Settings, store: TaskStore, args: argparse.Namespace) -> 
         if moved:
             print(f"{moved} failing task(s) quarantined: they are no longer served", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _prior_failures(store: TaskStore, datasets: set[str]) -> list[str]:
+    """Categories where one constant answer passes too many tasks (checked over every task, no sandbox)."""
+    from medgym_cli import certify, priors
+
+    priors_found = priors.category_priors(store, [t for d in sorted(datasets) for t in certify.select(store, d, None)])
+    worst = sorted(priors_found.items(), key=lambda item: -item[1])[:3]
+    print("largest constant-answer priors: " + ", ".join(f"{c} {p:.0%}" for (_, c), p in worst), file=sys.stderr)
+    return [f"{dataset}/{category}: one constant answer passes {prior:.0%} of its tasks (at most "
+            f"{priors.MAX_PRIOR:.0%} allowed)" for (dataset, category), prior in priors_found.items()
+            if prior > priors.MAX_PRIOR]
 
 
 def _pct(part: int, whole: int) -> str:

@@ -3,14 +3,15 @@
 Containers are pooled per *pool key* (image, limits and read-only mounts: what cannot change after
 a container starts). A pooled container is handed to exactly one episode and destroyed when that
 episode ends; it is never returned to the pool. A background thread keeps `size` idle
-containers for every key that has been asked for (and for the keys warmed at start-up).
+containers for each of the `max_kinds` keys asked for most recently (and for the keys warmed at
+start-up); the idle containers of a key that drops out of that set are removed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -37,11 +38,12 @@ def pool_key(spec: SandboxSpec) -> PoolKey:
 class WarmPool:
     """Hands out pre-started sandboxes; starts a fresh one when none is idle."""
 
-    def __init__(self, start: Callable[[SandboxSpec], Sandbox], size: int):
+    def __init__(self, start: Callable[[SandboxSpec], Sandbox], size: int, max_kinds: int = 4):
         self._start = start
         self.size = size
+        self.max_kinds = max_kinds
         self._idle: dict[PoolKey, deque[Sandbox]] = {}
-        self._specs: dict[PoolKey, SandboxSpec] = {}
+        self._specs: OrderedDict[PoolKey, SandboxSpec] = OrderedDict()  # least recently asked for first
         self._cond = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -54,9 +56,21 @@ class WarmPool:
         with self._cond:
             key = pool_key(spec)
             self._specs.setdefault(key, replace(spec, labels=dict(POOL_LABEL)))
+            self._specs.move_to_end(key)
             self._idle.setdefault(key, deque())
+            dropped = self._drop_kinds()
             self._ensure_thread()
             self._cond.notify_all()
+        for box in dropped:
+            box.close()
+
+    def _drop_kinds(self) -> list[Sandbox]:
+        """Forget the least recently asked-for kinds beyond `max_kinds`; their idle sandboxes (to close)."""
+        dropped: list[Sandbox] = []
+        while len(self._specs) > self.max_kinds:
+            key, _ = self._specs.popitem(last=False)
+            dropped.extend(self._idle.pop(key, ()))
+        return dropped
 
     def acquire(self, spec: SandboxSpec) -> Sandbox:
         """A ready sandbox for one episode (blocking: call from a worker thread)."""
@@ -97,7 +111,7 @@ class WarmPool:
 
     def _next_wanted(self) -> SandboxSpec | None:
         for key, queue in self._idle.items():
-            if len(queue) < self.size:
+            if len(queue) < self.size and key in self._specs:
                 return self._specs[key]
         return None
 
@@ -118,7 +132,12 @@ class WarmPool:
                     self._cond.wait(timeout=5.0)
                 continue
             with self._cond:
-                if self._closed:
-                    box.close()
-                    return
-                self._idle.setdefault(pool_key(spec), deque()).append(box)
+                queue = self._idle.get(pool_key(spec))
+                kept = not self._closed and queue is not None  # else closed, or the kind was dropped meanwhile
+                if kept and queue is not None:
+                    queue.append(box)
+                closed = self._closed
+            if not kept:
+                box.close()
+            if closed:
+                return

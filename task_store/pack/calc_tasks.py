@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
+from collections import Counter
 from datetime import date
 
 from scoring.keys import AnswerKey, DateKey, GestationalAgeKey, RangeKey
@@ -58,24 +60,39 @@ def build_calc_tasks(seed: int, per_calculator: int = INSTANCES_PER_CALCULATOR) 
     return [task for calc in CALCULATORS for task in calculator_tasks(calc, seed, per_calculator)]
 
 
+MAX_ANSWER_SHARE = 0.3  # at most this share of a calculator's instances may have the same answer
+
+
 def calculator_tasks(calc: Calculator, seed: int, count: int) -> list[IndexedTask]:
-    """`count` distinct instances of one calculator, skipping degenerate draws (see `degenerate`)."""
+    """`count` distinct instances of one calculator, skipping degenerate draws (see `degenerate`) and
+    spreading the answers: no answer value is shared by more than `MAX_ANSWER_SHARE` of them when the
+    calculator allows it (so a constant guess scores little on any one calculator)."""
     rng = random.Random(f"{DATASET}:{seed}:{calc.slug}")
     tasks: list[IndexedTask] = []
     seen: set[str] = set()
-    for _ in range(count * 50):
-        if len(tasks) == count:
-            return tasks
-        values, note = calc.sample(rng)
-        key = answer_key(calc, medcalc_truth(*calc.medcalc, calc.params(values)))
-        tid = task_tid(calc.slug, values)
-        if tid in seen or degenerate(key):
-            continue
-        seen.add(tid)
-        tasks.append(_indexed(calc, values, note, render_note(note, rng), key, tid, len(tasks)))
+    answers: Counter[str] = Counter()
+    for cap in (max(1, math.ceil(count * MAX_ANSWER_SHARE)), count):
+        for _ in range(count * 50):
+            if len(tasks) == count:
+                return tasks
+            values, note = calc.sample(rng)
+            key = answer_key(calc, medcalc_truth(*calc.medcalc, calc.params(values)))
+            tid = task_tid(calc.slug, values)
+            if tid in seen or degenerate(key) or answers[answer_token(key)] >= cap:
+                continue
+            seen.add(tid)
+            answers[answer_token(key)] += 1
+            tasks.append(_indexed(calc, values, note, render_note(note, rng), key, tid, len(tasks)))
     if len(tasks) < count:
         raise RuntimeError(f"{calc.slug}: only {len(tasks)} of {count} usable instances")
     return tasks
+
+
+def answer_token(key: AnswerKey) -> str:
+    """What two tasks with the same answer share (a range by its middle)."""
+    if isinstance(key, RangeKey):
+        return f"{(key.lower + key.upper) / 2:.6g}"
+    return key.model_dump_json()
 
 
 def answer_key(calc: Calculator, truth: Truth) -> AnswerKey:
