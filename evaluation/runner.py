@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from evaluation.agents import Agent
-from evaluation.session import EpisodeSession, agent_tool_specs
+from evaluation.session import EpisodeSession, agent_tool_specs, wait_until_ready
 from medgym.version import __version__
 from trajectory.rundir import ResultRow, RunDir
 
@@ -92,7 +92,7 @@ async def run_episode(client: Client, agent: Agent, agent_info: dict[str, Any], 
     started = time.monotonic()
     error = None
     try:
-        await session.open()
+        await session.open(group=f"{run_dir.path.name}/{task_id}")
         await agent(session)
     except Exception as exc:  # the agent or harness failed: recorded as an error, not a wrong answer
         error = f"{type(exc).__name__}: {exc}"[:500]
@@ -108,6 +108,7 @@ async def run_episode(client: Client, agent: Agent, agent_info: dict[str, Any], 
         score=float(verdict.get("score", 0.0)), feedback=verdict.get("feedback"), turns=session.turns,
         run_code_calls=session.run_code_calls, duration_s=round(time.monotonic() - started, 3), error=error,
         transcript=run_dir.write_transcript(session.episode_id, session.messages) if session.episode_id else None,
+        ordinal=int(view.get("ordinal", 1)), group_id=view.get("group"),
     )
 
 
@@ -116,6 +117,7 @@ async def run_eval(options: EvalOptions) -> list[ResultRow]:
     run_dir.create()
     finished = {row.key for row in run_dir.rows()}
     async with connect(options) as client:
+        await wait_until_ready(client)
         task_ids = await select_tasks(client, options.selection)
         tools = await agent_tool_specs(client)
         run_dir.write_tool_specs(tools)

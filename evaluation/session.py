@@ -10,6 +10,7 @@ import contextlib
 import itertools
 from typing import Any
 
+import anyio
 from mcp import Client
 
 from trajectory.toolspecs import openai_specs
@@ -33,8 +34,11 @@ class EpisodeSession:
         self.verdict: dict[str, Any] | None = None
         self._ids = itertools.count(1)
 
-    async def open(self) -> dict[str, Any]:
-        self.view = await self._raw("get_task", {"task_id": self.task_id, "new_episode": True})
+    async def open(self, group: str | None = None) -> dict[str, Any]:
+        arguments: dict[str, Any] = {"task_id": self.task_id, "new_episode": True}
+        if group is not None:
+            arguments["group"] = group
+        self.view = await self._raw("get_task", arguments)
         self.episode_id = self.view["episode_id"]
         self.messages = opening(self.view)
         return self.view
@@ -89,3 +93,23 @@ async def agent_tool_specs(client: Client) -> list[dict[str, Any]]:
     """The OpenAI specs of the agent's tools, generated from the server's `list_tools`."""
     listed = await client.list_tools()
     return openai_specs(tool.model_dump(by_alias=True) for tool in listed.tools)
+
+
+class ServerNotReadyError(RuntimeError):
+    """The server's task catalog did not become ready in time (or failed to load)."""
+
+
+async def wait_until_ready(client: Client, timeout_s: float = 900.0, on_wait: Any = None) -> None:
+    """Wait until the server's task catalog is loaded (a fresh home builds the pack and indexes the
+    data directory first); `on_wait(detail)` is told how far it has got."""
+    deadline = anyio.current_time() + timeout_s
+    while True:
+        result = await client.call_tool("list_datasets", {})
+        state = dict(result.structured_content or {})
+        if state.get("catalog") == "ready":
+            return
+        if state.get("catalog") == "failed" or anyio.current_time() > deadline:
+            raise ServerNotReadyError(str(state.get("catalog_detail") or "the server is not ready"))
+        if on_wait is not None:
+            on_wait(str(state.get("catalog_detail")))
+        await anyio.sleep(1.0)

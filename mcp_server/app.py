@@ -20,12 +20,13 @@ from mcp_server.lifespan import app_lifespan
 from mcp_server.registrar import SERVER_PROBLEM, register_tools, short_validation_error
 from mcp_server.settings import Settings
 from mcp_server.state import AppState
-from medgym.errors import UnknownTaskError
+from medgym.errors import CatalogNotReadyError, UnknownTaskError
 from medgym.version import __version__
 from task_store.statement import task_markdown
 from tools.catalog import list_datasets, shorten
 from tools.context import Call
 from tools.episodes import Caller
+from tools.readiness import GLANCE
 from tools.toolset import TOOLS
 from trajectory.store import storable
 from trajectory.toolspecs import TOOL_SPECS_KEY, openai_specs
@@ -131,18 +132,20 @@ def _state(ctx: Context[AppState, Any]) -> AppState:
 
 def _register_resources(mcp: MCPServer[AppState], handle: ServerHandle) -> None:
     @mcp.resource("medgym://datasets", name="datasets", mime_type="application/json")
-    def datasets_resource() -> str:
+    async def datasets_resource() -> str:
         """The datasets served here (same as list_datasets)."""
         if handle.state is None:
             raise ResourceError("the server is not running")
+        await handle.state.services.catalog.wait(share=GLANCE)
         return list_datasets(Call(handle.state.services, caller=_NOBODY)).model_dump_json(indent=2)
 
     @mcp.resource("medgym://tasks/{+task_id}", name="task", mime_type="text/markdown")
-    def task_resource(task_id: str, ctx: Context[AppState, Any]) -> str:
+    async def task_resource(task_id: str, ctx: Context[AppState, Any]) -> str:
         """A task statement as markdown (never the answer)."""
+        await _state(ctx).services.catalog.wait()
         try:
             task = _state(ctx).services.store.get(task_id)
-        except UnknownTaskError as exc:
+        except (UnknownTaskError, CatalogNotReadyError) as exc:
             raise ResourceError(str(exc)) from None
         return task_markdown(task)
 

@@ -1,4 +1,8 @@
-"""Everything long-lived, built once per server process: store, sandbox backend, episodes, recorder."""
+"""Everything long-lived, built once per server process: catalog, sandbox backend, episodes, recorder.
+
+The server answers at once: the task catalog (building the built-in pack, indexing the data
+directory) loads in the background, and tools that need it wait for it (`tools.readiness`).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ from sandbox.pool import WarmPool
 from task_store.roots import open_store
 from tools.context import Services
 from tools.episodes import EpisodeManager
+from tools.readiness import Catalog
 from tools.sandboxes import SandboxProvider
+from trajectory.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +44,33 @@ def reap_orphans(backend: SandboxBackend) -> bool:
     return True
 
 
+def load_catalog(settings: Settings, catalog: Catalog) -> None:
+    """Build the pack if needed and index every root (blocking; run in a worker thread)."""
+    try:
+        if settings.pack:
+            catalog.step("building the built-in pack")
+        roots = settings.roots()
+        catalog.step("indexing")
+        catalog.loaded(open_store(settings.db_path, roots, lambda done, total: catalog.step("indexing", done, total)))
+        log.info("task catalog ready")
+    except Exception as exc:
+        log.exception("the task catalog could not be loaded")
+        catalog.failed(f"{type(exc).__name__}: {exc}")
+
+
 @asynccontextmanager
 async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
-    store = await anyio.to_thread.run_sync(lambda: open_store(settings.db_path, settings.roots()))
+    catalog = Catalog(settings.catalog_wait_s)
     backend = settings.backend_config().build(instance_id=uuid.uuid4().hex[:12])
-    engine_ok = await anyio.to_thread.run_sync(reap_orphans, backend)
     pool = WarmPool(backend.start, settings.pool_size)
-    sandboxes = SandboxProvider(store, settings.image, settings.limits, pool.acquire)
-    if engine_ok:
-        pool.warm(sandboxes.spec(None))
+    sandboxes = SandboxProvider(lambda: catalog.store, settings.image, settings.limits, pool.acquire)
     episodes = EpisodeManager(sandboxes.for_episode, settings.max_attempts, settings.episode_idle_timeout_s,
-                              settings.max_episodes_per_client, settings.max_sandboxes)
-    services = Services(store=store, episodes=episodes, limits=settings.limits)
-    image_id = await anyio.to_thread.run_sync(_image_id, backend, settings.image) if engine_ok else None
-    recorder = start_recording(settings, store, episodes, image_id)
+                              settings.max_episodes_per_client, settings.max_sandboxes, settings.episodes_per_task)
+    services = Services(catalog=catalog, episodes=episodes, limits=settings.limits)
+    recorder = start_recording(settings, catalog, episodes, None)
     try:
         async with anyio.create_task_group() as group:
+            group.start_soon(_start_up, settings, catalog, backend, pool, sandboxes, recorder)
             group.start_soon(_reap_idle_forever, episodes)
             try:
                 yield AppState(settings=settings, services=services, backend=backend, pool=pool, recorder=recorder)
@@ -65,8 +82,27 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
             await anyio.to_thread.run_sync(pool.close)
             await anyio.to_thread.run_sync(backend.remove_own)
             await anyio.to_thread.run_sync(recorder.store.close)
-            store.close()
+            if catalog.ready:
+                catalog.store.close()
             log.info("medgym server stopped; its sandboxes are removed")
+
+
+async def _start_up(settings: Settings, catalog: Catalog, backend: SandboxBackend, pool: WarmPool,
+                    sandboxes: SandboxProvider, recorder: Recorder) -> None:
+    """In the background: load the catalog while orphans are reaped, then warm the pool and note the image."""
+    engine: list[bool] = []
+
+    async def reap() -> None:
+        engine.append(await anyio.to_thread.run_sync(reap_orphans, backend, abandon_on_cancel=True))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(reap)
+        await anyio.to_thread.run_sync(load_catalog, settings, catalog, abandon_on_cancel=True)
+    if not engine or not engine[0] or not catalog.ready:
+        return
+    pool.warm(sandboxes.spec(None))
+    image_id = await anyio.to_thread.run_sync(_image_id, backend, settings.image)
+    recorder.provenance = recorder.provenance.model_copy(update={"image_id": image_id})
 
 
 def _image_id(backend: SandboxBackend, image: str) -> str | None:

@@ -19,6 +19,7 @@ from sandbox.labels import OWNER, is_orphan, owner_label
 from scoring.verify import verifier_name
 from task_store.store import TaskStore
 from tools.episodes import Caller, Episode, EpisodeManager
+from tools.readiness import Catalog
 from trajectory.recorder import Recorder
 from trajectory.records import Provenance
 from trajectory.store import RecordStore
@@ -29,23 +30,25 @@ log = logging.getLogger(__name__)
 class EpisodeRecording:
     """Subscribed to the episode table: writes an episode record when one opens and ends."""
 
-    def __init__(self, recorder: Recorder, store: TaskStore):
+    def __init__(self, recorder: Recorder, catalog: Catalog):
         self.recorder = recorder
-        self._tasks = store
+        self._catalog = catalog
 
     def episode_opened(self, episode: Episode) -> None:
         try:
-            verifier = verifier_name(self._tasks.answer_key(episode.task_id))
+            verifier = verifier_name(self._catalog.store.answer_key(episode.task_id))
         except UnknownTaskError:
             verifier = None
-        self.recorder.opened(episode.episode_id, episode.task_id, pseudonym(episode.client), verifier)
+        self.recorder.opened(episode.episode_id, episode.task_id, pseudonym(episode.client), verifier,
+                             ordinal=episode.ordinal, previous_episode_id=episode.previous_episode_id,
+                             group_id=episode.group)
 
     def episode_ended(self, episode: Episode) -> None:
         self.recorder.ended(episode.episode_id, episode.ended or "shutdown", episode.solved, episode.attempts_used,
                             episode.max_attempts)
 
 
-def start_recording(settings: Settings, tasks: TaskStore, episodes: EpisodeManager,
+def start_recording(settings: Settings, catalog: Catalog, episodes: EpisodeManager,
                     image_id: str | None) -> Recorder:
     provenance = Provenance(medgym_version=__version__, image=settings.image, image_id=image_id,
                             limits=settings.limits.model_dump(), max_attempts=settings.max_attempts,
@@ -55,7 +58,7 @@ def start_recording(settings: Settings, tasks: TaskStore, episodes: EpisodeManag
     if closed:
         log.warning("%d episode(s) of a medgym server that died were closed as 'server_lost'", closed)
     recorder = Recorder(store, provenance, server=owner_label())
-    episodes.listeners.append(EpisodeRecording(recorder, tasks))
+    episodes.listeners.append(EpisodeRecording(recorder, catalog))
     return recorder
 
 

@@ -76,6 +76,8 @@ def _wrapper(definition: ToolDef, limits: Limits, limiter: anyio.CapacityLimiter
         error: tuple[str, str] | None = None
         refused = False  # refused before anything ran: not an event of any episode
         try:
+            if not state.services.catalog.ready:
+                await state.services.catalog.wait(_progress(ctx), definition.catalog_wait)
             if definition.recorded and not state.recorder.store.accepting:
                 raise StoreError("episode records cannot be written (is the disk full?); medgym accepts no new "
                                  "work until they can")

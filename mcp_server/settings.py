@@ -40,6 +40,11 @@ class Settings(BaseModel):
     docker_host: str | None = Field(None, description="Docker engine address (default: DOCKER_HOST or the socket)")
     pool_size: int = Field(2, ge=0, le=32, description="warm sandboxes kept ready per kind (0: no pool)")
     max_attempts: int = Field(1, ge=1, le=100, description="submissions per episode (1 = benchmark mode)")
+    catalog_wait_s: float | None = Field(None, gt=0, description="how long a tool call waits for the task catalog "
+                                                                 "to load before answering 'still indexing' "
+                                                                 "(default 20)")
+    episodes_per_task: int | None = Field(None, ge=1, description="episodes one client may have of one task "
+                                                                  "(default: unlimited)")
     episode_idle_timeout_s: float = Field(1800.0, gt=0, description="an idle episode is ended after this")
     transport: Literal["stdio", "http"] = Field("stdio", description="MCP transport of `medgym serve`")
     host: str = Field("127.0.0.1", description="HTTP bind address")

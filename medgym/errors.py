@@ -8,7 +8,8 @@
     │   ├── AnswerFormatError        the answer cannot be read as the task's kind (not counted as an attempt)
     │   ├── TaskNotScorableError     no verifier or ground truth for this task here (not counted)
     │   ├── EpisodeError             an unknown, finished or foreign episode, or a missing episode_id
-    │   └── QuotaError               too many open episodes or running sandboxes for this client
+    │   ├── QuotaError               too many open episodes or running sandboxes for this client
+    │   └── CatalogNotReadyError     the task catalog is still being built or indexed: try again shortly
     ├── ServiceError             medgym's own machinery failed, not the caller's input ("medgym server problem")
     │   ├── SandboxError             the sandbox could not run the code at all (also a RuntimeError)
     │   │   ├── SandboxUnavailableError  the engine cannot be reached or refuses to start a sandbox
@@ -67,6 +68,10 @@ class EpisodeError(ClientError):
 
 class QuotaError(ClientError):
     """This client has too many open episodes or running sandboxes; finish some first."""
+
+
+class CatalogNotReadyError(ClientError):
+    """The task catalog is still being built or indexed (the message says how far); try again shortly."""
 
 
 # -- medgym's own failures ----------------------------------------------------------------------

@@ -228,7 +228,7 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
     if not source.exists():
         raise CommandError(f"{source} does not exist")
     count = run_export(source, args.format, Path(args.out), dataset=args.dataset, outcome=args.outcome,
-                       run=args.run, include_oracle=args.include_oracle)
+                       run=args.run, include_oracle=args.include_oracle, include_samples=args.include_samples)
     print(f"wrote {count} {args.format} line(s) to {args.out}", file=sys.stderr)
     return 0
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from mcp import Client, StdioServerParameters
 
+from evaluation.session import wait_until_ready
 from mcp_server.settings import Settings
 from task_store.pack.build import PACK_DATASETS
 
@@ -48,12 +49,24 @@ async def _call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
     return result.structured_content or {}
 
 
+def _waiting() -> Any:
+    shown: list[float] = [0.0]
+
+    def show(detail: str) -> None:
+        if time.monotonic() - shown[0] > 5:
+            shown[0] = time.monotonic()
+            print(f"(the server is getting ready: {detail})", file=sys.stderr)
+
+    return show
+
+
 async def run_demo(settings: Settings, per_dataset: int = 2) -> int:
     from task_store.store import DataRoot, TaskStore
 
     started = time.monotonic()
     solved = attempted = 0
     async with Client(_server(settings), read_timeout_seconds=600) as client:
+        await wait_until_ready(client, on_wait=_waiting())
         listing = await _call(client, "list_datasets")
         print("Datasets served:")
         for info in listing["datasets"]:

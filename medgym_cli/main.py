@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--run", help="only this run (a folder name under SOURCE)")
     export.add_argument("--include-oracle", action="store_true",
                         help="also export oracle runs (they contain the pack's hidden reference solutions)")
+    export.add_argument("--include-samples", action="store_true",
+                        help="also export later episodes of a task (retries), not only each client's first "
+                             "episode and the samples of its group")
     report = commands.add_parser("report", parents=[common], help="an HTML report comparing run directories")
     report.add_argument("run_dirs", nargs="+")
     report.add_argument("--out", default="report.html")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,10 +68,14 @@ def signature(task_file: TaskFile) -> str:
     return "|".join(parts)
 
 
-def sync_root(conn: sqlite3.Connection, root: str, directory: Path) -> SyncReport:
+Tick = Callable[[int], None]  # told how many records were indexed (or found already indexed) since the last tick
+
+
+def sync_root(conn: sqlite3.Connection, root: str, directory: Path, tick: Tick | None = None) -> SyncReport:
     """Bring the index of `root` (a data directory) up to date with the files on disk."""
     report = SyncReport()
     files = discover(directory)
+    tick = tick or (lambda _: None)
     conn.execute("BEGIN IMMEDIATE")
     try:
         known = {row[0]: row for row in conn.execute(
@@ -79,7 +83,7 @@ def sync_root(conn: sqlite3.Connection, root: str, directory: Path) -> SyncRepor
         for stale in set(known) - {str(f.path) for f in files}:
             _forget(conn, root, stale)
         for task_file in files:
-            _sync_file(conn, root, task_file, known.get(str(task_file.path)), report)
+            _sync_file(conn, root, task_file, known.get(str(task_file.path)), report, tick)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -97,18 +101,20 @@ def forget_root(conn: sqlite3.Connection, root: str) -> None:
 
 def _sync_file(
     conn: sqlite3.Connection, root: str, task_file: TaskFile, known: tuple[str, ...] | None,
-    report: SyncReport,
+    report: SyncReport, tick: Tick,
 ) -> None:
     sig = signature(task_file)
     key = (task_file.dataset, task_file.split)
     if known is not None and known[1] == sig:
         report.counts[key] = report.counts.get(key, 0) + int(known[2])
+        tick(int(known[2]) + len(json.loads(known[3])))
         report.errors.extend(LoadError(**e) for e in json.loads(known[3]))
         return
     if known is not None:
         _forget(conn, root, str(task_file.path))
     errors: list[LoadError] = []
-    count = _insert(conn, root, str(task_file.path), read_file(task_file, errors))
+    count = _insert(conn, root, str(task_file.path), read_file(task_file, errors), tick)
+    tick(len(errors))
     report.files_read += 1
     report.counts[key] = report.counts.get(key, 0) + count
     report.errors.extend(errors)
@@ -119,9 +125,12 @@ def _sync_file(
     )
 
 
-def _insert(conn: sqlite3.Connection, root: str, source: str, items: Iterable[tuple[int, IndexedTask]]) -> int:
+def _insert(conn: sqlite3.Connection, root: str, source: str, items: Iterable[tuple[int, IndexedTask]],
+            tick: Tick) -> int:
     count = 0
     for line, item in items:
+        if count and count % 1000 == 0:
+            tick(1000)
         task = item.task
         task_id = task.task_id
         if conn.execute("SELECT 1 FROM tasks WHERE root=? AND task_id=?", (root, task_id)).fetchone():
@@ -138,6 +147,7 @@ def _insert(conn: sqlite3.Connection, root: str, source: str, items: Iterable[tu
         text = "\n".join(part for part in (task.title, task.question, task.context or "") if part)
         conn.execute("INSERT INTO task_text (rowid, text) VALUES (?, ?)", (cur.lastrowid, text))
         count += 1
+    tick(count % 1000 if count % 1000 or not count else 1000)
     return count
 
 

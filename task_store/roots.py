@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from task_store.pack.build import ensure_pack
-from task_store.store import DataRoot, TaskStore
+from task_store.store import DataRoot, Progress, TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +21,9 @@ def configured_roots(home: Path, pack: bool, pack_seed: int, data_dir: Path | No
     return roots
 
 
-def open_store(db_path: Path, roots: list[DataRoot]) -> TaskStore:
+def open_store(db_path: Path, roots: list[DataRoot], progress: Progress | None = None) -> TaskStore:
     """The task store over `roots`, its index synced; malformed records are logged and skipped."""
-    store = TaskStore.open(db_path, roots)
+    store = TaskStore.open(db_path, roots, progress)
     for report in store.reports.values():
         for error in report.errors:
             log.warning("malformed record skipped: %s", error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,20 @@ from pydantic import BaseModel, TypeAdapter
 from medgym.errors import BadCursorError, InvalidArgumentError, UnknownTaskError
 from scoring.keys import AnswerKey
 from task_store.index import SyncReport, connect, sync_root
+from task_store.loader import discover
 from task_store.models import Task
 
 _KEY = TypeAdapter(AnswerKey)
+Progress = Callable[[int, int], None]  # (records indexed so far, records in all)
+
+
+def record_count(path: Path) -> int:
+    """The records of a JSON Lines task file: its non-empty lines (counted fast, in binary)."""
+    count = 0
+    with path.open("rb") as handle:
+        for line in handle:
+            count += bool(line.strip())
+    return count
 
 
 class TaskSummary(BaseModel):
@@ -73,9 +85,19 @@ class TaskStore:
         self._dataset_roots = self._map_datasets()
 
     @classmethod
-    def open(cls, db_path: Path, roots: list[DataRoot]) -> TaskStore:
+    def open(cls, db_path: Path, roots: list[DataRoot], progress: Progress | None = None) -> TaskStore:
+        """The store over `roots`, its index brought up to date; `progress(done, total)` is told how
+        many records are indexed (or found already indexed) as it goes."""
         conn = connect(db_path)
-        reports = {root.root_id: sync_root(conn, root.root_id, root.path) for root in roots}
+        total = sum(record_count(f.path) for root in roots for f in discover(root.path))
+        done = [0]
+
+        def tick(records: int) -> None:
+            done[0] += records
+            if progress is not None:
+                progress(done[0], max(total, done[0]))
+
+        reports = {root.root_id: sync_root(conn, root.root_id, root.path, tick) for root in roots}
         return cls(conn, roots, reports)
 
     def close(self) -> None:

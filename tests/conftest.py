@@ -15,7 +15,17 @@ import pytest
 from mcp_server.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "medagentgym"
+# Tool calls wait for the task catalog to load; on a loaded test machine building the pack can take
+# minutes, so servers started by tests (subprocesses inherit this) wait longer than the default.
+CATALOG_WAIT_S = "600"
+os.environ.setdefault("MEDGYM_CATALOG_WAIT_S", CATALOG_WAIT_S)
 IMAGE = os.environ.get("MEDGYM_IMAGE", Settings().image)
+
+
+@pytest.fixture(autouse=True)
+def _patient_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process servers of tests wait as long for their catalog as the subprocess ones."""
+    monkeypatch.setattr("tools.readiness.WAIT_S", float(CATALOG_WAIT_S))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -108,8 +108,9 @@ async def test_solve_submit_attempts_and_reset(settings: Settings, no_leftover_c
         verdict = await _call(client, "submit_answer", task_id=CALC, answer=83.9)
         assert verdict["correct"] is True and verdict["attempts_left"] == 0 and verdict["episode_ended"]
         await _until(lambda: assigned not in _containers(handle))  # the episode ended: its sandbox goes
-        assert "reset_task" in await _error(client, "run_code", task_id=CALC, code="print(1)")
-        assert "reset_task" in await _error(client, "submit_answer", task_id=CALC, answer=83.9)
+        for ended in (await _error(client, "run_code", task_id=CALC, code="print(1)"),
+                      await _error(client, "submit_answer", task_id=CALC, answer=83.9)):
+            assert "first finished episode" in ended and "reset_task" not in ended  # no invitation to retry
         fresh = await _call(client, "reset_task", task_id=CALC)
         assert fresh["previous_episode_id"] == view["episode_id"] and fresh["attempts_left"] == 1
         again = await _call(client, "run_code", task_id=CALC, code="import os\nprint(os.listdir('.'))")
@@ -117,7 +118,9 @@ async def test_solve_submit_attempts_and_reset(settings: Settings, no_leftover_c
         wrong = await _call(client, "submit_answer", task_id=CALC, answer=12.5)
         assert wrong["correct"] is False and "12.5" in wrong["feedback"]
         progress = await _call(client, "get_progress")
-        assert progress["datasets"][0]["tasks_solved"] == 1 and progress["episodes_total"] == 2
+        (row,) = progress["datasets"]
+        assert row["first_try_correct"] == 1 and row["first_try_accuracy"] == 1.0 and progress["episodes_total"] == 2
+        assert row["k"] == 2 and row["pass_at_k"] == 1.0 and row["episodes_per_task"] == 2.0
 
 
 async def test_training_mode_allows_more_attempts(tmp_path: Path, shared_dir: Path) -> None:

@@ -23,6 +23,10 @@ MAX_CATEGORIES = 50
 
 def list_datasets(call: Call) -> DatasetList:
     """Datasets served here: task counts per split, categories, whether their data is available."""
+    loading = call.services.catalog.progress
+    if not call.services.catalog.ready:
+        return DatasetList(datasets=[], not_found=[], malformed_records=0, catalog=loading.state,
+                           catalog_detail=loading.describe())
     store = call.services.store
     rows: dict[str, list[CountRow]] = defaultdict(list)
     for row in store.counts():
@@ -31,7 +35,8 @@ def list_datasets(call: Call) -> DatasetList:
     data_root = next((r for r in store.roots if r.label == "medagentgym"), None)
     not_found = sorted(set(ADAPTERS) - set(rows) - set(PACK_DATASETS)) if data_root is not None else []
     malformed = sum(len(report.errors) for report in store.reports.values())
-    return DatasetList(datasets=infos, not_found=not_found, malformed_records=malformed)
+    return DatasetList(datasets=infos, not_found=not_found, malformed_records=malformed, catalog="ready",
+                       catalog_detail=f"{sum(i.total for i in infos)} tasks indexed")
 
 
 def _dataset_info(services: Services, name: str, rows: list[CountRow]) -> DatasetInfo:
@@ -85,6 +90,8 @@ def get_task(
     episode_id: EpisodeId = None,
     new_episode: Annotated[bool, Field(description="open another, parallel episode of this task (e.g. one per "
                                                    "sample); pass its episode_id to later calls")] = False,
+    group: Annotated[str | None, Field(description="with new_episode: a name shared by episodes sampled together "
+                                                   "(the k samples of pass@k, a GRPO group)", max_length=200)] = None,
 ) -> TaskView:
     """The task statement: question, context, data files, answer format, limits and attempts.
 
@@ -94,8 +101,10 @@ def get_task(
     task = task_of(call, task_id)
     if new_episode and episode_id:
         raise InvalidArgumentError("pass either episode_id (an open episode) or new_episode=true, not both")
+    if group is not None and not new_episode:
+        raise InvalidArgumentError("group names the episode a new_episode=true call opens; pass both")
     if new_episode or (call.caller.key is None and not episode_id):
-        episode = services.episodes.open(task_id, call.caller)  # the result carries the new id
+        episode = services.episodes.open(task_id, call.caller, group)  # the result carries the new id
     else:
         episode = services.episodes.resolve(task_id, call.caller, episode_id)
     episode.touch()
@@ -117,6 +126,7 @@ def task_view(services: Services, task: Task, episode: Episode) -> TaskView:
                           max_output_bytes=limits.max_output_bytes),
         episode_id=episode.episode_id, episode_active=episode.active,
         attempts_used=episode.attempts_used, attempts_left=episode.attempts_left,
+        ordinal=episode.ordinal, group=episode.group,
     )
 
 

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sandbox.limits import Limits
 from task_store.store import TaskStore
 from tools.episodes import Caller, EpisodeManager
+from tools.readiness import Catalog, ProgressCallback
 
-ProgressCallback = Callable[[float, float | None, str], Awaitable[None]]
+__all__ = ["Call", "ProgressCallback", "Services"]
 
 
 @dataclass(frozen=True)
 class Services:
     """Long-lived objects built once by the server's lifespan."""
 
-    store: TaskStore
+    catalog: Catalog
     episodes: EpisodeManager
     limits: Limits
+
+    @property
+    def store(self) -> TaskStore:
+        """The task store (`CatalogNotReadyError` while it is still being loaded)."""
+        return self.catalog.store
 
 
 @dataclass(frozen=True)

@@ -42,12 +42,28 @@ class Caller:
 
 
 @dataclass
+class TaskHistory:
+    """A client's episodes of one task: how many it opened, and the verdicts of those scored, in the
+    order they were scored. The first verdict is the client's score for the task."""
+
+    opened: list[str] = field(default_factory=list)
+    verdicts: list[tuple[str, bool]] = field(default_factory=list)
+
+    @property
+    def first_try(self) -> bool | None:
+        return self.verdicts[0][1] if self.verdicts else None
+
+
+@dataclass
 class Episode:
     episode_id: str
     task_id: str
     client: str | None
     max_attempts: int
     quota_key: str | None = None
+    ordinal: int = 1  # its place among its client's episodes of this task (1: the first)
+    previous_episode_id: str | None = None
+    group: str | None = None  # episodes sampled together (pass@k, a GRPO group)
     created: float = field(default_factory=time.time)
     last_active: float = field(default_factory=time.monotonic)
     attempts_used: int = 0
@@ -72,17 +88,26 @@ class Episode:
     def touch(self) -> None:
         self.last_active = time.monotonic()
 
+    @property
+    def benchmark(self) -> bool:
+        """One scored submission per episode: the first finished episode of a task is the score."""
+        return self.max_attempts == 1
+
     def check_active(self) -> None:
         """Raise `EpisodeError` when the episode has ended."""
         if self.ended is not None:
-            raise EpisodeError(f"episode {self.episode_id} has ended ({self.ended}); "
-                               "call reset_task to start a fresh one")
+            raise EpisodeError(f"episode {self.episode_id} has ended ({self.ended}); {self._after()}")
 
     def check_can_submit(self) -> None:
         """Raise `EpisodeError` when the episode takes no more submissions."""
         self.check_active()
         if self.attempts_left <= 0:
-            raise EpisodeError("no attempts left in this episode; call reset_task for a fresh episode")
+            raise EpisodeError(f"no attempts left in this episode; {self._after()}")
+
+    def _after(self) -> str:
+        if self.benchmark:
+            return "in benchmark mode your first finished episode of a task is its score; later episodes are samples"
+        return "call reset_task for a fresh episode"
 
     def record_submission(self, correct: bool) -> bool:
         """Count one scored submission; True when it ends the episode (correct, or the last attempt)."""
@@ -115,9 +140,11 @@ class EpisodeManager:
     """The episode table of one server process (shared by all its clients)."""
 
     def __init__(self, sandbox_factory: SandboxFactory, max_attempts: int, idle_timeout_s: float,
-                 max_per_client: int = 32, max_sandboxes: int = 64):
+                 max_per_client: int = 32, max_sandboxes: int = 64, episodes_per_task: int | None = None):
         self._factory = sandbox_factory
         self.max_attempts = max_attempts
+        self.episodes_per_task = episodes_per_task
+        self.histories: dict[tuple[str, str], TaskHistory] = {}  # (client, task) -> its episodes and verdicts
         self.idle_timeout_s = idle_timeout_s
         self.max_per_client = max_per_client
         self.max_sandboxes = max_sandboxes
@@ -165,16 +192,20 @@ class EpisodeManager:
     def get(self, episode_id: str) -> Episode | None:
         return self._episodes.get(episode_id)
 
-    def open(self, task_id: str, caller: Caller) -> Episode:
-        """A new episode (a shared server bounds how many one client keeps open)."""
+    def open(self, task_id: str, caller: Caller, group: str | None = None) -> Episode:
+        """A new episode (a shared server bounds how many one client keeps open, and how many episodes
+        of one task a client may have when `episodes_per_task` is set)."""
         if caller.quota is not None:
             active = sum(1 for e in self._episodes.values() if e.active and e.quota_key == caller.quota)
             if active >= self.max_per_client * OPEN_PER_SANDBOX:
                 raise QuotaError(
                     f"this client already has {active} open episodes: finish some with submit_answer, or end "
                     "them with reset_task, before opening more")
+        history = self._history(caller, task_id)
         episode = Episode(episode_id="ep_" + uuid.uuid4().hex[:16], task_id=task_id, client=caller.key,
-                          max_attempts=self.max_attempts, quota_key=caller.quota)
+                          max_attempts=self.max_attempts, quota_key=caller.quota, ordinal=len(history.opened) + 1,
+                          previous_episode_id=history.opened[-1] if history.opened else None, group=group)
+        history.opened.append(episode.episode_id)
         self._episodes[episode.episode_id] = episode
         if caller.key is not None:
             self._current[(caller.key, task_id)] = episode.episode_id
@@ -183,6 +214,16 @@ class EpisodeManager:
         for listener in self.listeners:
             listener.episode_opened(episode)
         return episode
+
+    def _history(self, caller: Caller, task_id: str) -> TaskHistory:
+        """The caller's history of a task (anonymous callers have none); `QuotaError` at the cap."""
+        if caller.key is None:
+            return TaskHistory()
+        history = self.histories.setdefault((caller.key, task_id), TaskHistory())
+        if self.episodes_per_task is not None and len(history.opened) >= self.episodes_per_task:
+            raise QuotaError(f"you have had {len(history.opened)} episodes of {task_id}, the most this server "
+                             f"allows per task (MEDGYM_EPISODES_PER_TASK={self.episodes_per_task})")
+        return history
 
     def episodes_of(self, client: str | None) -> list[Episode]:
         return [e for e in self._episodes.values() if e.client == client]
@@ -228,8 +269,12 @@ class EpisodeManager:
 
     # -- ending ---------------------------------------------------------------------------------
     async def submitted(self, episode: Episode, correct: bool) -> None:
-        """Apply the episode's submission rule, and end it when the submission was final."""
+        """Apply the episode's submission rule, and end it when the submission was final (its verdict
+        then joins its client's history of the task)."""
         if episode.record_submission(correct):
+            if episode.client is not None:
+                self.histories.setdefault((episode.client, episode.task_id), TaskHistory()).verdicts.append(
+                    (episode.episode_id, episode.solved))
             await self.end(episode, "final_submission")
 
     async def end(self, episode: Episode, reason: EndReason) -> None:
@@ -242,21 +287,25 @@ class EpisodeManager:
             await self.drop_sandbox(episode)
 
     async def reset(self, task_id: str, caller: Caller, episode_id: str | None) -> tuple[Episode, Episode | None]:
-        """End the current episode of this task (if any) and open a fresh one: (new, old)."""
+        """End the current episode of this task (if any) and open a fresh one: (new, old). The fresh
+        one counts against `episodes_per_task` (checked before the old one is ended)."""
         old: Episode | None = None
         if episode_id:
             old = self._by_id(task_id, caller, episode_id)
         elif caller.key is not None and (current := self._current.get((caller.key, task_id))):
             old = self._episodes[current]
+        self._history(caller, task_id)  # at the cap, refuse before ending the old one
         if old is not None:
             await self.end(old, "reset")
-        return self.open(task_id, caller), old
+        return self.open(task_id, caller, old.group if old is not None else None), old
 
     async def end_client(self, client: str) -> None:
         for episode in self.episodes_of(client):
             if episode.active:
                 await self.end(episode, "session_end")
         self._current = {k: v for k, v in self._current.items() if k[0] != client}
+        if "/" in client:  # a transport session is over for good: its history goes (a principal's stays)
+            self.histories = {k: v for k, v in self.histories.items() if k[0] != client}
 
     async def end_session(self, session: str) -> None:
         """End the episodes of every client key of a transport session (`<principal>/<session>`)."""

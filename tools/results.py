@@ -34,6 +34,9 @@ class DatasetInfo(BaseModel):
 
 
 class DatasetList(BaseModel):
+    catalog: Literal["starting", "building the built-in pack", "indexing", "ready", "failed"] = Field(
+        description="the task catalog's state: tools that need it wait while it is built or indexed")
+    catalog_detail: str = Field(description="e.g. 'still indexing: 12000 of 72413 records'")
     datasets: list[DatasetInfo]
     not_found: list[str] = Field(description="known datasets without task files in the data directory")
     malformed_records: int = Field(description="records skipped because they could not be read")
@@ -68,6 +71,9 @@ class TaskView(BaseModel):
     episode_active: bool
     attempts_used: int
     attempts_left: int
+    ordinal: int = Field(1, description="this episode's place among your episodes of this task: 1 is the one "
+                                        "that scores the task in benchmark mode, later ones are samples")
+    group: str | None = None
 
 
 class RunResult(BaseModel):
@@ -98,6 +104,7 @@ class ResetResult(BaseModel):
     task_id: str
     episode_id: str
     previous_episode_id: str | None
+    ordinal: int = 1
     attempts_used: int
     attempts_left: int
     message: str
@@ -105,15 +112,23 @@ class ResetResult(BaseModel):
 
 class DatasetProgress(BaseModel):
     dataset: str
-    episodes: int
-    tasks_attempted: int
-    tasks_solved: int
-    submissions: int
+    split: str
+    tasks_attempted: int = Field(description="tasks with at least one scored episode")
+    first_try_correct: int = Field(description="tasks whose first scored episode was correct: the score")
+    first_try_accuracy: float | None = Field(description="first_try_correct / tasks_attempted")
+    episodes: int = Field(description="episodes opened (scored or not)")
+    episodes_per_task: float = Field(description="episodes opened per task with any episode")
+    pass_at_k: float | None = Field(
+        None, description="where tasks had more than one scored episode: the unbiased pass@k over the tasks "
+                          "with at least k scored episodes")
+    k: int | None = None
 
 
 class Progress(BaseModel):
     episodes_total: int
     episodes_active: int
+    benchmark_mode: bool = Field(description="one submission per episode; a task's first scored episode is its "
+                                             "score, later ones are samples")
     datasets: list[DatasetProgress]
 
 

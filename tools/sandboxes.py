@@ -18,8 +18,8 @@ Start = Callable[[SandboxSpec], Sandbox]
 
 
 class SandboxProvider:
-    def __init__(self, store: TaskStore, image: str, limits: Limits, start: Start):
-        self._store = store
+    def __init__(self, store: TaskStore | Callable[[], TaskStore], image: str, limits: Limits, start: Start):
+        self._store = store if callable(store) else (lambda: store)
         self.image = image
         self.limits = limits
         self._start = start
@@ -33,7 +33,7 @@ class SandboxProvider:
     def mounts(self, dataset: str | None) -> tuple[Mount, ...]:
         """The dataset's data files; the built-in pack's are served as copies, so that no path inside
         the sandbox names the medgym home or the pack's folder."""
-        root = self._store.root_of(dataset) if dataset else None
+        root = self._store().root_of(dataset) if dataset else None
         if root is None or dataset is None:
             return ()
         copy = root.label == "pack"

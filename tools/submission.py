@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from math import comb
 from typing import Annotated, Any
 
 import anyio
@@ -24,6 +25,7 @@ from scoring.verify import verify
 from tools import grading
 from tools.catalog import task_of
 from tools.context import Call
+from tools.episodes import TaskHistory
 from tools.params import EpisodeId, TaskId
 from tools.results import DatasetProgress, Progress, ResetResult, SubmitResult
 
@@ -113,29 +115,47 @@ async def reset_task(call: Call, task_id: TaskId, episode_id: EpisodeId = None) 
     """End the current episode of this task (its sandbox and files are destroyed) and open a fresh one."""
     task_of(call, task_id)
     episode, previous = await call.services.episodes.reset(task_id, call.caller, episode_id)
+    message = "fresh episode: a new sandbox starts on the next run_code; /workspace is empty"
+    if episode.benchmark and episode.ordinal > 1:
+        message += "; in benchmark mode it is a sample: the task's score stays that of your first finished episode"
     return ResetResult(
         task_id=task_id, episode_id=episode.episode_id,
-        previous_episode_id=previous.episode_id if previous else None,
-        attempts_used=episode.attempts_used, attempts_left=episode.attempts_left,
-        message="fresh episode: a new sandbox starts on the next run_code; /workspace is empty",
+        previous_episode_id=previous.episode_id if previous else None, ordinal=episode.ordinal,
+        attempts_used=episode.attempts_used, attempts_left=episode.attempts_left, message=message,
     )
 
 
 def get_progress(call: Call) -> Progress:
-    """This client's episodes: tasks attempted and solved per dataset."""
+    """Your score per dataset and split: tasks attempted, first-try accuracy, pass@k and episodes per task."""
     if call.caller.key is None:
         raise InvalidArgumentError("this connection has no session or identity, so it has no progress to show")
-    episodes = call.services.episodes.episodes_of(call.caller.key)
-    by_dataset: dict[str, list[tuple[str, bool, int]]] = defaultdict(list)
-    for episode in episodes:
-        by_dataset[episode.dataset].append((episode.task_id, episode.solved, episode.attempts_used))
-    rows = [
-        DatasetProgress(
-            dataset=dataset, episodes=len(items),
-            tasks_attempted=len({t for t, _, used in items if used}),
-            tasks_solved=len({t for t, solved, _ in items if solved}),
-            submissions=sum(used for _, _, used in items),
-        )
-        for dataset, items in sorted(by_dataset.items())
-    ]
-    return Progress(episodes_total=len(episodes), episodes_active=sum(e.active for e in episodes), datasets=rows)
+    manager = call.services.episodes
+    episodes = manager.episodes_of(call.caller.key)
+    groups: dict[tuple[str, str], list[TaskHistory]] = defaultdict(list)
+    for (client, task_id), history in manager.histories.items():
+        if client == call.caller.key and history.opened:
+            dataset, split = [*task_id.split("/"), "", ""][:2]
+            groups[(dataset, split)].append(history)
+    rows = [_dataset_progress(dataset, split, histories) for (dataset, split), histories in sorted(groups.items())]
+    return Progress(episodes_total=len(episodes), episodes_active=sum(e.active for e in episodes),
+                    benchmark_mode=manager.max_attempts == 1, datasets=rows)
+
+
+def _dataset_progress(dataset: str, split: str, histories: list[TaskHistory]) -> DatasetProgress:
+    scored = [h for h in histories if h.verdicts]
+    first = sum(bool(h.first_try) for h in scored)
+    k = min((len(h.verdicts) for h in scored), default=0)
+    opened = sum(len(h.opened) for h in histories)
+    return DatasetProgress(
+        dataset=dataset, split=split, tasks_attempted=len(scored), first_try_correct=first,
+        first_try_accuracy=round(first / len(scored), 4) if scored else None, episodes=opened,
+        episodes_per_task=round(opened / len(histories), 3),
+        pass_at_k=round(sum(pass_at_k(h, k) for h in scored) / len(scored), 4) if k > 1 else None,
+        k=k if k > 1 else None,
+    )
+
+
+def pass_at_k(history: TaskHistory, k: int) -> float:
+    """The unbiased estimator 1 - C(n-c, k) / C(n, k) over the task's n scored episodes, c correct."""
+    n, c = len(history.verdicts), sum(correct for _, correct in history.verdicts)
+    return 1.0 if n - c < k else 1.0 - comb(n - c, k) / comb(n, k)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tools import catalog, execution, inspection, submission
+from tools.readiness import GLANCE
 
 # read: no side effect on the world (may open an episode: bookkeeping, not an effect);
 # act: runs code or scores an answer; destroy: ends an episode and its files.
@@ -24,6 +25,7 @@ class ToolDef:
     title: str
     effect: Effect
     recorded: bool = False  # its calls are events of the episode they concern
+    catalog_wait: float = 1.0  # the share of the catalog wait a call waits for it to load (see tools.readiness)
 
     @property
     def name(self) -> str:
@@ -31,7 +33,7 @@ class ToolDef:
 
 
 TOOLS: tuple[ToolDef, ...] = (
-    ToolDef(catalog.list_datasets, "List datasets", "read"),
+    ToolDef(catalog.list_datasets, "List datasets", "read", catalog_wait=GLANCE),  # then shows the loading state
     ToolDef(catalog.list_tasks, "List tasks", "read"),
     ToolDef(catalog.get_task, "Get a task", "read", recorded=True),
     ToolDef(submission.get_progress, "Your progress", "read"),

@@ -75,11 +75,25 @@ class Episode:
     messages: Callable[[], list[Message]]
     raw: Callable[[], dict[str, Any] | None]
     tools: list[Spec]
+    client: str | None = None
+    ordinal: int = 1
+    group: str | None = None
 
+
+def first_episodes(episodes: Iterable[Episode]) -> Iterator[Episode]:
+    """Each client's first episode of each task, with the samples of its group (pass@k, GRPO): later
+    episodes are retries that may have learned from earlier verdicts (a guessed success after many
+    failed episodes is not a positive example)."""
+    chosen = list(episodes)
+    first_groups = {(e.client, e.task_id): e.group for e in chosen if e.ordinal == 1}
+    for episode in chosen:
+        group = first_groups.get((episode.client, episode.task_id))
+        if episode.ordinal == 1 or (group is not None and episode.group == group):
+            yield episode
 
 def export(
     source: Path, kind: Kind, out: Path, *, dataset: str | None = None, outcome: OutcomeFilter | None = None,
-    run: str | None = None, include_oracle: bool = False,
+    run: str | None = None, include_oracle: bool = False, include_samples: bool = False,
 ) -> int:
     """Write the selected episodes of `source` to `out` in the `kind` format; return the lines written."""
     if kind not in FORMATS:
@@ -92,7 +106,7 @@ def export(
     try:
         with partial.open("w", encoding="utf-8") as handle:
             for episodes in _sources(source, run, include_oracle, dataset, outcome):
-                for line in FORMATS[kind](episodes):
+                for line in FORMATS[kind](episodes if include_samples else first_episodes(episodes)):
                     handle.write(json.dumps(line, ensure_ascii=False) + "\n")
                     count += 1
     except BaseException:
@@ -172,7 +186,8 @@ def _run_episodes(run: RunDir, rows: list[ResultRow], dataset: str | None, outco
             continue
         messages = partial(_transcript, run, row)
         raw = partial(_raw_row, row, messages)
-        yield Episode(row.task_id, row.dataset, row.episode_id, state, source, messages, raw, tools)
+        yield Episode(row.task_id, row.dataset, row.episode_id, state, source, messages, raw, tools, client=None,
+                      ordinal=row.ordinal, group=row.group_id)
 
 
 def _transcript(run: RunDir, row: ResultRow) -> list[Message]:
@@ -210,7 +225,8 @@ def _store_episodes(
             continue  # its code is a built-in task's hidden reference solution
         messages = partial(_rebuilt, store, record.episode_id, tools)
         yield Episode(record.task_id, record.dataset, record.episode_id, record.outcome, source, messages,
-                      partial(_raw_record, store, record.episode_id), tools)
+                      partial(_raw_record, store, record.episode_id), tools, client=record.client,
+                      ordinal=record.ordinal, group=record.group_id)
 
 
 def _rebuilt(store: RecordStore, episode_id: str, tools: list[Spec]) -> list[Message]:

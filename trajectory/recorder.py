@@ -32,11 +32,12 @@ class Recorder:
         self._verifier_failed: set[str] = set()
         self._used_reference: set[str] = set()
 
-    def opened(self, episode_id: str, task_id: str, client: str | None, verifier: str | None) -> None:
+    def opened(self, episode_id: str, task_id: str, client: str | None, verifier: str | None, *, ordinal: int = 1,
+               previous_episode_id: str | None = None, group_id: str | None = None) -> None:
         record = EpisodeRecord(
             episode_id=episode_id, task_id=task_id, dataset=task_id.split("/", 1)[0], client=client,
-            server=self.server, started_at=time.time(),
-            provenance=self.provenance.model_copy(update={"verifier": verifier}),
+            server=self.server, started_at=time.time(), ordinal=ordinal, previous_episode_id=previous_episode_id,
+            group_id=group_id, provenance=self.provenance.model_copy(update={"verifier": verifier}),
         )
         with self._lock:
             self._records[episode_id] = record

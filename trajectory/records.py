@@ -45,6 +45,10 @@ class EpisodeRecord(BaseModel):
     end_reason: EndReason | None = None
     outcome: Outcome = "active"
     attempts_used: int = 0
+    ordinal: int = Field(1, description="its place among its client's episodes of this task (1: the first, which "
+                                        "scores the task; later ones are samples)")
+    previous_episode_id: str | None = Field(None, description="the client's episode of this task before this one")
+    group_id: str | None = Field(None, description="episodes sampled together (pass@k, a GRPO group)")
     used_reference_solution: bool = Field(
         False, description="the episode ran a built-in task's hidden reference solution (an oracle run): "
                            "exports skip it unless asked to include oracle runs")

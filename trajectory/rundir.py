@@ -34,6 +34,8 @@ class ResultRow(BaseModel):
     duration_s: float = 0.0
     error: str | None = Field(None, description="the agent or harness failed (not a wrong answer)")
     transcript: str | None = Field(None, description="path of the transcript, relative to the run directory")
+    ordinal: int = Field(1, description="the episode's place among the client's episodes of the task")
+    group_id: str | None = Field(None, description="the samples of one task in one run share it")
 
     @property
     def key(self) -> tuple[str, int]:

@@ -37,9 +37,11 @@ CREATE TABLE IF NOT EXISTS events (
     episode_id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (episode_id, seq));
 """
 EPISODE_COLUMNS = ("episode_id", "schema_version", "task_id", "dataset", "client", "server", "started_at", "ended_at",
-                   "end_reason", "outcome", "attempts_used", "used_reference", "provenance")
+                   "end_reason", "outcome", "attempts_used", "used_reference", "provenance", "ordinal",
+                   "previous_episode_id", "group_id")
 # columns added after the first release of schema 1, with their definitions (added in place by `_migrate`)
-ADDED_COLUMNS = {"server": "TEXT", "used_reference": "INTEGER NOT NULL DEFAULT 0"}
+ADDED_COLUMNS = {"server": "TEXT", "used_reference": "INTEGER NOT NULL DEFAULT 0",
+                 "ordinal": "INTEGER NOT NULL DEFAULT 1", "previous_episode_id": "TEXT", "group_id": "TEXT"}
 _EPISODE_UPSERT = (
     f"INSERT INTO episodes ({', '.join(EPISODE_COLUMNS)}) VALUES ({', '.join('?' * len(EPISODE_COLUMNS))}) "
     "ON CONFLICT(episode_id) DO UPDATE SET "
@@ -268,7 +270,8 @@ def _row(record: EpisodeRecord | EventRecord) -> Row:
             record.episode_id, record.schema_version, record.task_id, record.dataset, record.client,
             record.server, record.started_at, record.ended_at, record.end_reason, record.outcome,
             record.attempts_used, int(record.used_reference_solution),
-            _json(record.provenance.model_dump(mode="json")))
+            _json(record.provenance.model_dump(mode="json")), record.ordinal, record.previous_episode_id,
+            record.group_id)
         parameters = tuple(storable(p) if isinstance(p, str) else p for p in parameters)
         return _EPISODE_UPSERT, parameters, sum(len(str(p)) for p in parameters)
     body = _json(record.model_dump(mode="json"))
