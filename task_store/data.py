@@ -1,8 +1,11 @@
-"""Which files of a dataset directory a sandbox may see, and where.
+"""Which files of a dataset directory a sandbox may see, where, and whether a dataset can be solved here.
 
-Everything in `<root>/<dataset>/` is mounted read-only at `/data/<dataset>/<name>` except task
-files (they hold the ground truth) and the dataset's `never_mount` patterns (e.g. test labels).
-A folder is mounted only if nothing inside it looks like a task file.
+Only what a dataset's adapter lists in `DataSpec.files` (glob patterns relative to its folder, the
+files the upstream agent legitimately reads) is mounted read-only at `/data/<dataset>/<name>`;
+everything else stays out. As a second line of defence, task files, hidden files and the adapter's
+`never_mount` patterns are never mounted even when a pattern matches them, and a folder is mounted
+only if nothing inside it looks like one. A dataset is solvable here when its required data (and
+any service it needs) is present.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from task_store.models import DataFile
 log = logging.getLogger(__name__)
 
 SANDBOX_DATA_ROOT = "/data"
+NEVER_PATTERNS = ("*task*", "*.sqlite-wal", "*.sqlite-shm", ".*")
 
 
 @dataclass(frozen=True)
@@ -29,36 +33,64 @@ class DataMount:
     source: Path
     target: str
 
-HIDDEN_PATTERNS = ("*task*", "*.sqlite-wal", "*.sqlite-shm", ".*")
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a dataset's tasks can be solved here and, if not, why and how to fix it."""
+
+    solvable: bool
+    reason: str = ""
+    fix: str = ""
 
 
-def _hidden(name: str, dataset: str) -> bool:
+def _never(name: str, dataset: str) -> bool:
     adapter = ADAPTERS.get(dataset)
     extra = adapter.data.never_mount if adapter is not None else ()
     lowered = name.lower()
-    return any(fnmatch.fnmatch(lowered, p) for p in (*HIDDEN_PATTERNS, *extra))
+    return any(fnmatch.fnmatch(lowered, p) for p in (*NEVER_PATTERNS, *extra))
 
 
 def _folder_is_clean(folder: Path, dataset: str) -> bool:
     for _dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        if any(_hidden(n, dataset) for n in (*dirnames, *filenames) if not n.startswith(".")):
+        if any(_never(n, dataset) for n in (*dirnames, *filenames) if not n.startswith(".")):
             return False
     return True
 
 
+def allowed(directory: Path, dataset: str) -> list[Path]:
+    """The entries of `directory` the dataset's allowlist names (files or folders), in a stable order.
+
+    A pattern without a slash names entries of the folder itself, case-insensitively
+    (`admissions.csv*` matches `ADMISSIONS.csv.gz`); one with a slash is a glob below it.
+    """
+    adapter = ADAPTERS.get(dataset)
+    patterns = adapter.data.files if adapter is not None else ()
+    entries = sorted(directory.iterdir()) if directory.is_dir() else []
+    found: dict[Path, None] = {}
+    for pattern in patterns:
+        if "/" in pattern:
+            matches = sorted(directory.glob(pattern))
+        else:
+            matches = [e for e in entries if fnmatch.fnmatch(e.name.lower(), pattern.lower())]
+        for path in matches:
+            found.setdefault(path, None)
+    return list(found)
+
+
 def mounts(directory: Path, dataset: str) -> list[DataMount]:
-    """Read-only mounts for the data of `dataset` found in `directory` (its folder in a root)."""
+    """Read-only mounts for the allowlisted data of `dataset` in `directory` (its folder in a root)."""
     if not directory.is_dir():
         return []
     found: list[DataMount] = []
-    for entry in sorted(directory.iterdir()):
+    for entry in allowed(directory, dataset):
         real = entry.resolve()
-        if _hidden(entry.name, dataset) or _hidden(real.name, dataset) or not real.exists():
+        relative = entry.relative_to(directory)
+        if any(_never(part, dataset) for part in (*relative.parts, real.name)) or not real.exists():
             continue
         if real.is_dir() and not _folder_is_clean(real, dataset):
             log.warning("not mounting %s: it contains task or label files", entry)
             continue
-        found.append(DataMount(source=real, target=f"{SANDBOX_DATA_ROOT}/{dataset}/{entry.name}"))
+        found.append(DataMount(source=real, target=f"{SANDBOX_DATA_ROOT}/{dataset}/{relative.as_posix()}"))
     return found
 
 
@@ -77,13 +109,26 @@ def data_files(directory: Path, dataset: str) -> tuple[DataFile, ...]:
 
 
 @functools.lru_cache(maxsize=128)
-def data_available(directory: Path, dataset: str) -> bool:
-    """True when every file pattern the dataset requires is present."""
+def availability(directory: Path | None, dataset: str) -> Availability:
+    """Whether the dataset's tasks can be solved here: its required data and services are present."""
     adapter = ADAPTERS.get(dataset)
-    if adapter is not None and adapter.data.external:
-        return False
-    required = adapter.data.required if adapter is not None else ()
-    return all(any(directory.glob(pattern)) for pattern in required)
+    if adapter is None:
+        return Availability(False, f"{dataset} is not a dataset medgym knows")
+    spec = adapter.data
+    if spec.external:
+        return Availability(False, f"{dataset} tasks need {spec.summary}, which this server does not run",
+                            fix=f"see `medgym doctor` for what {dataset} needs")
+    missing = [p for p in spec.required if directory is None or not any(directory.glob(p))]
+    if missing:
+        place = directory if directory is not None else f"<data directory>/{dataset}"
+        return Availability(False, f"{dataset} tasks need {spec.summary}, which are not installed here",
+                            fix=f"put them in {place} (see `medgym doctor`)")
+    return Availability(True)
+
+
+def data_available(directory: Path, dataset: str) -> bool:
+    """True when every file pattern the dataset requires is present (and no missing service)."""
+    return availability(directory, dataset).solvable
 
 
 def _kind(path: Path) -> str:

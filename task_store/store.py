@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
 from medgym.errors import BadCursorError, InvalidArgumentError, UnknownTaskError
 from scoring.keys import AnswerKey
+from task_store.data import Availability, availability
 from task_store.index import SyncReport, connect, sync_root
 from task_store.loader import discover
 from task_store.models import Task
@@ -37,6 +38,8 @@ class TaskSummary(BaseModel):
     split: str
     category: str
     title: str
+    scorable: bool = Field(True, description="a verifier and ground truth exist for it")
+    solvable: bool = Field(True, description="its data and services are present on this server")
 
 
 class TaskPage(BaseModel):
@@ -51,6 +54,7 @@ class TaskFilter:
     split: str | None = None
     category: str | None = None
     search: str | None = None
+    solvable: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,14 @@ class TaskStore:
     def root_of(self, dataset: str) -> DataRoot | None:
         return self._dataset_roots.get(dataset)
 
+    def availability(self, dataset: str) -> Availability:
+        """Whether the dataset's tasks can be solved here (its data and services are present)."""
+        root = self.root_of(dataset)
+        return availability(root.path / dataset if root is not None else None, dataset)
+
+    def solvable_datasets(self) -> list[str]:
+        return [d for d in self.datasets() if self.availability(d).solvable]
+
     def get(self, task_id: str) -> Task:
         row = self._row("SELECT task_json FROM tasks", task_id)
         return Task.model_validate_json(row[0])
@@ -152,12 +164,14 @@ class TaskStore:
         total = self._conn.execute(f"SELECT count(*) FROM tasks WHERE {where}", params).fetchone()[0]
         after = _decode_cursor(cursor, flt)
         rows = self._conn.execute(
-            f"SELECT seq, task_id, dataset, split, category, title FROM tasks WHERE {where} AND seq > ? "
+            f"SELECT seq, task_id, dataset, split, category, title, scorable FROM tasks WHERE {where} AND seq > ? "
             "ORDER BY seq LIMIT ?", [*params, after, limit + 1],
         ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
-        tasks = [TaskSummary(task_id=r[1], dataset=r[2], split=r[3], category=r[4], title=r[5]) for r in rows]
+        solvable = set(self.solvable_datasets())
+        tasks = [TaskSummary(task_id=r[1], dataset=r[2], split=r[3], category=r[4], title=r[5], scorable=bool(r[6]),
+                             solvable=r[2] in solvable) for r in rows]
         next_cursor = _encode_cursor(rows[-1][0], flt) if more and rows else None
         return TaskPage(total=total, tasks=tasks, next_cursor=next_cursor)
 
@@ -168,6 +182,13 @@ class TaskStore:
             if (value := getattr(flt, column)) is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if flt.solvable is not None:
+            chosen = self.solvable_datasets()
+            if not chosen:
+                clauses.append("0" if flt.solvable else "1")
+            else:
+                clauses.append(f"dataset {'' if flt.solvable else 'NOT '}IN ({','.join('?' * len(chosen))})")
+                params.extend(chosen)
         if flt.search and "".join(ch for ch in flt.search if ch.isprintable()).strip():
             clause, search_params = _search_clause(flt.search)
             clauses.append(clause)
@@ -209,7 +230,7 @@ def _search_clause(search: str) -> tuple[str, list[object]]:
 
 
 def _filter_tag(flt: TaskFilter) -> str:
-    return json.dumps([flt.dataset, flt.split, flt.category, flt.search])
+    return json.dumps([flt.dataset, flt.split, flt.category, flt.search, flt.solvable])
 
 
 def _encode_cursor(seq: int, flt: TaskFilter) -> str:

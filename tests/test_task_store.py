@@ -125,9 +125,23 @@ def test_mounts_never_include_task_files(tmp_path: Path, shared_dir: Path) -> No
     (folder / "extra" / "notes.csv").write_text("x\n")
     (folder / "leaky").mkdir()
     (folder / "leaky" / "test_tasks.jsonl").write_text("{}\n")
+    (folder / "test-temp.csv").write_text("id,sol\n1,42\n")  # an answer file next to the tables
     targets = sorted(m.target for m in data.mounts(folder, "mimic_iii"))
-    assert targets == ["/data/mimic_iii/PATIENTS.csv", "/data/mimic_iii/extra"]
+    # only what the dataset's allowlist names (its CSV tables); nothing else, not even a clean folder
+    assert targets == ["/data/mimic_iii/PATIENTS.csv"]
     assert data.data_available(folder, "mimic_iii")
+
+
+def test_mounts_are_an_allowlist(tmp_path: Path) -> None:
+    bench = tmp_path / "medagentbench"
+    bench.mkdir()
+    for name in ("test-temp.csv", "test-temp.jsonl", "funcs_v1.json", "notes.txt"):
+        (bench / name).write_text("sol,eval_MRN\n['S1'],S1\n")
+    assert data.mounts(bench, "medagentbench") == []  # MedAgentBench reads FHIR, never files
+    calc = tmp_path / "medcalcbench"
+    calc.mkdir()
+    (calc / "calculation_method.jsonl").write_text("{}\n")
+    assert data.mounts(calc, "medcalcbench") == []
 
 
 def test_public_task_json_has_no_answer_fields(store: TaskStore) -> None:

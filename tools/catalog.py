@@ -47,6 +47,7 @@ def _dataset_info(services: Services, name: str, rows: list[CountRow]) -> Datase
         categories[row.category] += row.count
     root = services.store.root_of(name)
     adapter = ADAPTERS.get(name)
+    available = services.store.availability(name)
     top = sorted(categories.items(), key=lambda item: (-item[1], item[0]))[:MAX_CATEGORIES]
     return DatasetInfo(
         name=name,
@@ -56,10 +57,12 @@ def _dataset_info(services: Services, name: str, rows: list[CountRow]) -> Datase
         splits=[SplitCount(split=s, count=c) for s, c in sorted(splits.items())],
         categories=[CategoryCount(category=c, count=n) for c, n in top],
         categories_total=len(categories),
-        data_available=root is not None and data.data_available(root.path / name, name),
+        data_available=available.solvable,
         data_needed=adapter.data.summary if adapter else "",
         answer_kinds=list(adapter.answer_kinds) if adapter else [],
         scorable_tasks=sum(row.scorable for row in rows),
+        solvable_tasks=sum(splits.values()) if available.solvable else 0,
+        unsolvable_reason=None if available.solvable else f"{available.reason}; {available.fix}",
     )
 
 
@@ -71,17 +74,19 @@ def list_tasks(
                                           max_length=500)] = None,
     search: Annotated[str | None, Field(description="words that must all occur in the question or its context",
                                         max_length=500)] = None,
+    solvable: Annotated[bool | None, Field(description="true: only tasks whose data and services are present "
+                                                       "here; false: only those that cannot be solved here")] = None,
     limit: Annotated[int, Field(ge=1, le=200, description="page size")] = 20,
     cursor: Annotated[str | None, Field(description="next_cursor of the previous page", max_length=1000)] = None,
 ) -> TaskPage:
-    """Find tasks, filtered and paged. Never shows answers."""
+    """Find tasks, filtered and paged, each flagged scorable and solvable. Never shows answers."""
     store = call.services.store
     if dataset is not None and store.root_of(dataset) is None:
         known = ", ".join(store.datasets()) or "none"
         raise InvalidArgumentError(f"unknown dataset {shorten(dataset)}; datasets here: {known}")
     if not 1 <= limit <= 200:
         raise InvalidArgumentError("limit must be between 1 and 200")
-    return store.query(TaskFilter(dataset, split, category, search), limit, cursor)
+    return store.query(TaskFilter(dataset, split, category, search, solvable), limit, cursor)
 
 
 def get_task(
@@ -114,12 +119,15 @@ def get_task(
 def task_view(services: Services, task: Task, episode: Episode) -> TaskView:
     root = services.store.root_of(task.dataset)
     directory = root.path / task.dataset if root is not None else None
+    available = services.store.availability(task.dataset)
     limits = services.limits
     return TaskView(
         task_id=task.task_id, dataset=task.dataset, split=task.split, category=task.category,
-        title=task.title, instructions=task.instructions, question=task.question, context=task.context,
-        data_files=list(data.data_files(directory, task.dataset)) if directory else [],
-        data_available=directory is not None and data.data_available(directory, task.dataset),
+        title=task.title, question=task.question, context=task.context,
+        instructions=task.instructions if available.solvable else unsolvable_notice(available),
+        data_files=list(data.data_files(directory, task.dataset)) if directory and available.solvable else [],
+        data_available=available.solvable, solvable=available.solvable,
+        solvable_reason=None if available.solvable else f"{available.reason}; {available.fix}",
         answer_format=task.answer_format, scorable=task.scorable,
         limits=LimitsView(default_timeout_s=limits.default_timeout_s, max_timeout_s=limits.max_timeout_s,
                           memory_mb=limits.memory_mb, cpus=limits.cpus,
@@ -128,6 +136,11 @@ def task_view(services: Services, task: Task, episode: Episode) -> TaskView:
         attempts_used=episode.attempts_used, attempts_left=episode.attempts_left,
         ordinal=episode.ordinal, group=episode.group,
     )
+
+
+def unsolvable_notice(available: data.Availability) -> str:
+    return (f"This task cannot be solved on this server: {available.reason} ({available.fix}). It is shown so "
+            "you can read it; a submission is refused without using an attempt.")
 
 
 def task_of(call: Call, task_id: str) -> Task:

@@ -54,9 +54,12 @@ async def inspect_data(
     services = call.services
     task = task_of(call, task_id)
     root = services.store.root_of(task.dataset)
+    available = services.store.availability(task.dataset)
+    if not available.solvable:
+        raise InvalidArgumentError(f"no data to inspect: {available.reason} ({available.fix})")
     if root is None or not data.data_files(root.path / task.dataset, task.dataset):
         raise InvalidArgumentError(
-            f"{task.dataset} tasks have no data files to inspect here: the question and context "
+            f"{task.dataset} tasks have no data files to inspect: the question and context "
             "hold everything (see get_task's data_files)")
     episode = services.episodes.resolve(task_id, call.caller, episode_id)
     arguments = {k: v for k, v in (("table", table), ("column", column), ("term", term)) if v is not None}

@@ -30,7 +30,9 @@ class DatasetInfo(BaseModel):
     data_available: bool = Field(description="the data the tasks need is present and will be mounted")
     data_needed: str
     answer_kinds: list[str]
-    scorable_tasks: int
+    scorable_tasks: int = Field(description="tasks a verifier and ground truth exist for")
+    solvable_tasks: int = Field(description="tasks whose data and services are present here")
+    unsolvable_reason: str | None = Field(None, description="why the tasks cannot be solved here, and the fix")
 
 
 class DatasetList(BaseModel):
@@ -65,7 +67,9 @@ class TaskView(BaseModel):
     data_files: list[DataFile]
     data_available: bool
     answer_format: AnswerFormat
-    scorable: bool
+    scorable: bool = Field(description="a verifier and ground truth exist for this task")
+    solvable: bool = Field(description="its data and services are present here (a submission is refused if not)")
+    solvable_reason: str | None = Field(None, description="why it cannot be solved here, and the fix")
     limits: LimitsView
     episode_id: str
     episode_active: bool

@@ -44,7 +44,11 @@ async def submit_answer(
     episode_id: EpisodeId = None,
 ) -> SubmitResult:
     """Score an answer against the hidden ground truth; uses one attempt of the episode."""
-    task_of(call, task_id)
+    task = task_of(call, task_id)
+    available = call.services.store.availability(task.dataset)
+    if not available.solvable:
+        raise TaskNotScorableError(f"this task cannot be solved on this server: {available.reason} "
+                                   f"({available.fix}); the submission was not counted as an attempt")
     episodes = call.services.episodes
     episode = episodes.resolve(task_id, call.caller, episode_id)
     episode.check_can_submit()

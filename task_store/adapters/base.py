@@ -21,12 +21,17 @@ class Record(BaseModel):
 
 @dataclass(frozen=True)
 class DataSpec:
-    """What a dataset needs at run time, under `<data root>/<dataset>/`."""
+    """What a dataset needs at run time, under `<data root>/<dataset>/`.
+
+    `files` is the allowlist of what the agent's sandbox sees (glob patterns relative to the
+    dataset's folder: the files the upstream agent legitimately reads); nothing else is mounted.
+    """
 
     summary: str
-    required: tuple[str, ...] = ()  # glob patterns; data is "available" when every one matches
-    never_mount: tuple[str, ...] = ()  # glob patterns kept out of the sandbox besides task files
-    external: bool = False  # needs a service outside the data directory (never "available" here)
+    files: tuple[str, ...] = ()  # glob patterns of the files and folders mounted into the sandbox
+    required: tuple[str, ...] = ()  # glob patterns; the tasks are solvable when every one matches
+    never_mount: tuple[str, ...] = ()  # glob patterns never mounted even when `files` matches them
+    external: bool = False  # needs a service outside the data directory (never solvable from files alone)
 
 
 class Adapter(Protocol):

@@ -69,7 +69,7 @@ class BioDSBench(NoSideData):
     description: ClassVar[str] = "BioDSBench: biomedical data-science analyses over cBioPortal studies"
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("code",)
     data: ClassVar[DataSpec] = DataSpec(
-        summary="cBioPortal study CSVs under data/<study_id>/", required=("data",)
+        summary="cBioPortal study CSVs under data/<study_id>/", files=("data",), required=("data",)
     )
 
     def parse(self, raw: dict[str, Any], split: str, row: int, side: Mapping[str, str]) -> IndexedTask:

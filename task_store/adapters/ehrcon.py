@@ -27,6 +27,7 @@ class EHRCon(NoSideData):
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("boolean",)
     data: ClassVar[DataSpec] = DataSpec(
         summary="EHRCon_combined.db (SQLite) and clinical_notes.csv",
+        files=("EHRCon_combined.db", "clinical_notes.csv"),
         required=("EHRCon_combined.db", "clinical_notes.csv"),
     )
 

@@ -23,6 +23,11 @@ _NOW = (
 )
 
 
+def table_files(tables: str) -> tuple[str, ...]:
+    """The allowlist of a table list ("admissions, chartevents"): each table's CSV, plain or gzipped."""
+    return tuple(f"{name.strip()}.csv*" for name in tables.split(",") if name.strip())
+
+
 def _instructions(db: str, tables: str) -> str:
     return (
         f"Answer the question from the {db} tables, CSV files under /data/<dataset>/ in the sandbox "
@@ -64,27 +69,32 @@ class _EHRSQL(NoSideData):
         ).build()
 
 
+MIMIC_TABLES = (
+    "admissions, chartevents, cost, d_icd_diagnoses, d_icd_procedures, d_items, d_labitems, "
+    "diagnoses_icd, icustays, inputevents_cv, labevents, microbiologyevents, outputevents, "
+    "patients, prescriptions, procedures_icd, transfers"
+)
+EICU_TABLES = (
+    "allergy, cost, diagnosis, intakeoutput, lab, medication, microlab, patient, treatment, vitalperiodic"
+)
+
+
 class MIMICIII(_EHRSQL):
     name: ClassVar[str] = "mimic_iii"
     description: ClassVar[str] = "EHRSQL questions over the MIMIC-III tables (answer: a list of values)"
     db_label: ClassVar[str] = "MIMIC-III"
-    tables: ClassVar[str] = (
-        "admissions, chartevents, cost, d_icd_diagnoses, d_icd_procedures, d_items, d_labitems, "
-        "diagnoses_icd, icustays, inputevents_cv, labevents, microbiologyevents, outputevents, "
-        "patients, prescriptions, procedures_icd, transfers"
-    )
-    data: ClassVar[DataSpec] = DataSpec(summary="the 17 MIMIC-III CSV tables", required=("*.csv",))
+    tables: ClassVar[str] = MIMIC_TABLES
+    data: ClassVar[DataSpec] = DataSpec(summary="the 17 MIMIC-III CSV tables", files=table_files(MIMIC_TABLES),
+                                        required=("*.csv*",))
 
 
 class EICU(_EHRSQL):
     name: ClassVar[str] = "eicu"
     description: ClassVar[str] = "EHRSQL questions over the eICU tables (answer: a list of values)"
     db_label: ClassVar[str] = "eICU"
-    tables: ClassVar[str] = (
-        "allergy, cost, diagnosis, intakeoutput, lab, medication, microlab, patient, treatment, "
-        "vitalperiodic"
-    )
-    data: ClassVar[DataSpec] = DataSpec(summary="the 10 eICU CSV tables", required=("*.csv",))
+    tables: ClassVar[str] = EICU_TABLES
+    data: ClassVar[DataSpec] = DataSpec(summary="the 10 eICU CSV tables", files=table_files(EICU_TABLES),
+                                        required=("*.csv*",))
 
 
 class SeqSQLRecord(Record):
@@ -97,7 +107,8 @@ class EHRSeqSQL(NoSideData):
     name: ClassVar[str] = "ehr_seqsql"
     description: ClassVar[str] = "EHR-SeqSQL: follow-up questions over the MIMIC-III tables"
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("list",)
-    data: ClassVar[DataSpec] = DataSpec(summary="the MIMIC-III CSV tables", required=("*.csv",))
+    data: ClassVar[DataSpec] = DataSpec(summary="the MIMIC-III CSV tables", files=table_files(MIMIC_TABLES),
+                                        required=("*.csv*",))
 
     def parse(self, raw: dict[str, Any], split: str, row: int, side: Mapping[str, str]) -> IndexedTask:
         rec = SeqSQLRecord.model_validate(raw)
@@ -134,7 +145,8 @@ class TREQS(NoSideData):
     description: ClassVar[str] = "TREQS: questions over five MIMIC-derived tables (answer: a list of values)"
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("list",)
     data: ClassVar[DataSpec] = DataSpec(
-        summary="5 CSV tables: DEMOGRAPHIC, DIAGNOSES, LAB, PRESCRIPTIONS, PROCEDURES", required=("*.csv",)
+        summary="5 CSV tables: DEMOGRAPHIC, DIAGNOSES, LAB, PRESCRIPTIONS, PROCEDURES",
+        files=table_files(", ".join(_TREQS_TABLES)), required=("*.csv*",),
     )
 
     def parse(self, raw: dict[str, Any], split: str, row: int, side: Mapping[str, str]) -> IndexedTask:

@@ -32,7 +32,8 @@ class PackEHR(_Pack):
         "built-in pack: EHRSQL-style questions over a synthetic MIMIC-III-shaped database (no data agreement)"
     )
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("list",)
-    data: ClassVar[DataSpec] = DataSpec(summary="synthetic MIMIC-III tables as CSV + SQLite", required=("*.csv",))
+    data: ClassVar[DataSpec] = DataSpec(summary="synthetic MIMIC-III tables as CSV + SQLite",
+                                        files=("*.csv", "*.sqlite"), required=("*.csv",))
 
 
 class PackCalc(_Pack):

@@ -40,7 +40,8 @@ class EHRSHOT(NoSideData):
     name: ClassVar[str] = "ehrshot"
     description: ClassVar[str] = "EHRSHOT: few-shot clinical prediction from CLMBR patient features"
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("predictions",)
-    data: ClassVar[DataSpec] = DataSpec(summary="CLMBR feature pickles and label CSVs", required=("**/*.pkl",),
+    data: ClassVar[DataSpec] = DataSpec(summary="CLMBR feature pickles and label CSVs", files=("**/*.pkl",),
+                                        required=("**/*.pkl",),
                                         never_mount=_NEVER)
 
     def parse(self, raw: dict[str, Any], split: str, row: int, side: Mapping[str, str]) -> IndexedTask:
@@ -56,7 +57,8 @@ class MIMICExtract(NoSideData):
     name: ClassVar[str] = "mimic_extract"
     description: ClassVar[str] = "MIMIC-Extract: mortality, length-of-stay and intervention prediction"
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("predictions",)
-    data: ClassVar[DataSpec] = DataSpec(summary="feature pickles and label CSVs", required=("**/*.pkl",),
+    data: ClassVar[DataSpec] = DataSpec(summary="feature pickles and label CSVs", files=("**/*.pkl",),
+                                        required=("**/*.pkl",),
                                         never_mount=_NEVER)
 
     def parse(self, raw: dict[str, Any], split: str, row: int, side: Mapping[str, str]) -> IndexedTask:
