@@ -2,7 +2,8 @@
 
 Everything in `<root>/<dataset>/` is mounted read-only at `/data/<dataset>/<name>` except task
 files (they hold the ground truth) and the dataset's `never_mount` patterns (e.g. test labels).
-A folder is mounted only if nothing inside it looks like a task file.
+A folder is mounted only if nothing inside it looks like a task file. A dataset that declares a
+`mount` allowlist (the prediction datasets) gets exactly the files it names, one mount per file.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def mounts(directory: Path, dataset: str) -> list[DataMount]:
     """Read-only mounts for the data of `dataset` found in `directory` (its folder in a root)."""
     if not directory.is_dir():
         return []
+    adapter = ADAPTERS.get(dataset)
+    if adapter is not None and adapter.data.mount:
+        return allowlisted(directory, dataset, adapter.data.mount)
     found: list[DataMount] = []
     for entry in sorted(directory.iterdir()):
         real = entry.resolve()
@@ -60,6 +64,18 @@ def mounts(directory: Path, dataset: str) -> list[DataMount]:
             continue
         found.append(DataMount(source=real, target=f"{SANDBOX_DATA_ROOT}/{dataset}/{entry.name}"))
     return found
+
+
+def allowlisted(directory: Path, dataset: str, patterns: tuple[str, ...]) -> list[DataMount]:
+    """Each regular file matching a pattern, mounted alone at its path relative to `directory`."""
+    found: dict[str, DataMount] = {}
+    for pattern in patterns:
+        for path in directory.glob(pattern):
+            relative = path.relative_to(directory).as_posix()
+            real = path.resolve()
+            if real.is_file() and not any(_hidden(part, dataset) for part in (*relative.split("/"), real.name)):
+                found[relative] = DataMount(source=real, target=f"{SANDBOX_DATA_ROOT}/{dataset}/{relative}")
+    return [found[relative] for relative in sorted(found)]
 
 
 @functools.lru_cache(maxsize=128)

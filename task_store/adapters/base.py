@@ -27,6 +27,13 @@ class DataSpec:
     required: tuple[str, ...] = ()  # glob patterns; data is "available" when every one matches
     never_mount: tuple[str, ...] = ()  # glob patterns kept out of the sandbox besides task files
     external: bool = False  # needs a service outside the data directory (never "available" here)
+    # An allowlist: when given, only regular files matching these patterns (relative to the dataset
+    # folder) are mounted, each at its own relative path; names matching the hidden and
+    # `never_mount` patterns are still left out. (Prediction datasets: features and training labels.)
+    mount: tuple[str, ...] = ()
+    # Data files whose presence the task statements and keys depend on: the index re-reads the task
+    # files when the set of matching files changes.
+    indexed_with: tuple[str, ...] = ()
 
 
 class Adapter(Protocol):
