@@ -106,14 +106,23 @@ class EHRSHOT:
             labels=LabelFile(path=f"{task}/test_labels.csv", id_columns=["patient_id"], label_column="value",
                              latest_by="prediction_time"),
             threshold=EHRSHOT_THRESHOLD, threshold_rule="medgym's fixed threshold for EHRSHOT tasks")
-        instructions, final = _statement(self.name, _ehrshot_files(task), side,
-                                         ["clmbr_train.pkl", "clmbr_test.pkl", f"{task}/train_labels.csv"],
-                                         key, _ehrshot_guidance(target))
+        instructions, final = _statement(self.name, _ehrshot_files(task), side, _ehrshot_needed(task), key,
+                                         _ehrshot_guidance(target))
         return TaskParts(
             dataset=self.name, split=split, native_id=clean_id(rec.task_id), category=rec.task_name,
             question=question_text(rec.task_description), key=final, kind="predictions", how_to_submit=_HOW,
             instructions=instructions, title=f"{rec.task_name}: {rec.task_description}",
         ).build()
+
+
+    def task_files(self, raw: dict[str, Any]) -> list[str]:
+        """The files a record's task needs: features, training labels and (server side) test labels."""
+        task = _folder(EHRSHOTRecord.model_validate(raw).task_name)
+        return [*_ehrshot_needed(task), f"{task}/test_labels.csv"]
+
+
+def _ehrshot_needed(task: str) -> list[str]:
+    return ["clmbr_train.pkl", "clmbr_test.pkl", f"{task}/train_labels.csv"]
 
 
 def ehrshot_target(description: str) -> tuple[Target, list[str]]:
@@ -159,13 +168,11 @@ class MIMICExtract:
 
     def parse(self, raw: dict[str, Any], split: str, row: int, side: Mapping[str, str]) -> IndexedTask:
         rec = MIMICExtractRecord.model_validate(raw)
-        task = _folder(rec.task_name)
+        task, folder = _mimic_names(rec)
         interventions = task in INTERVENTIONS
-        folder = _folder(rec.feature_label_directory or ("vasopressor_ventilation" if interventions
-                                                          else "mortality_los"))
         key = mimic_extract_key(rec, folder, task, interventions)
         files = _mimic_extract_files(folder, task, interventions)
-        needed = [f"{folder}/X_lab_train.pkl", f"{folder}/X_lab_test.pkl", f"{folder}/train_{task}_labels.csv"]
+        needed = _mimic_needed(folder, task)
         note = (" The classes c are the intervention_category values of the training labels." if interventions
                 else "")
         instructions, final = _statement(self.name, files, side, needed, key, _mimic_guidance(interventions), note)
@@ -175,6 +182,23 @@ class MIMICExtract:
             kind="predictions", how_to_submit=_HOW, instructions=instructions,
             title=f"{rec.task_name}: {rec.task_description}",
         ).build()
+
+
+    def task_files(self, raw: dict[str, Any]) -> list[str]:
+        """The files a record's task needs: features, training labels and (server side) test labels."""
+        task, folder = _mimic_names(MIMICExtractRecord.model_validate(raw))
+        return [*_mimic_needed(folder, task), f"{folder}/test_{task}_labels.csv"]
+
+
+def _mimic_names(rec: MIMICExtractRecord) -> tuple[str, str]:
+    """(task name, feature/label folder), both safe to join to the dataset folder."""
+    task = _folder(rec.task_name)
+    default = "vasopressor_ventilation" if task in INTERVENTIONS else "mortality_los"
+    return task, _folder(rec.feature_label_directory or default)
+
+
+def _mimic_needed(folder: str, task: str) -> list[str]:
+    return [f"{folder}/X_lab_train.pkl", f"{folder}/X_lab_test.pkl", f"{folder}/train_{task}_labels.csv"]
 
 
 def mimic_extract_key(rec: MIMICExtractRecord, folder: str, task: str, interventions: bool) -> PredictionsKey:
