@@ -126,7 +126,7 @@ async def test_train_crash_timeout_bad_files_then_correct_then_noise(
         view = await t.ok("get_task", task_id=task_id)
         assert view["answer_format"]["kind"] == "predictions" and view["data_available"]
         assert f"{FOLDER}/train_{TASK}_labels.csv" in {f["path"] for f in view["data_files"]}
-        assert "no code yet" in await t.error("submit_answer", task_id=task_id, answer="predictions.csv")
+        assert "no code has run" in await t.error("submit_answer", task_id=task_id, answer="predictions.csv")
 
         crash = await t.ok("run_code", task_id=task_id, code=TRAIN + "raise RuntimeError('boom')\n" + WRITE)
         assert crash["exit_code"] == 1

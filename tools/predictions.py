@@ -73,8 +73,8 @@ def _labels(call: Call, task_id: str, key: PredictionsKey) -> LabelSet:
 async def _read(call: Call, episode: Episode, path: str) -> bytes:
     sandbox = episode.sandbox
     if sandbox is None:
-        raise AnswerFormatError(f"{path} does not exist: this episode has run no code yet; write the file with "
-                                "run_code first" + NOT_COUNTED)
+        raise AnswerFormatError(f"{path} does not exist: this episode has no sandbox (no code has run in it yet, "
+                                "or its sandbox was lost); write the file with run_code first" + NOT_COUNTED)
     try:
         return await anyio.to_thread.run_sync(sandbox.read_file, path, MAX_PREDICTIONS_BYTES)
     except SandboxFileError as exc:
