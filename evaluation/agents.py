@@ -1,7 +1,9 @@
 """Agents for `medgym eval`: an async callable that works one `EpisodeSession` to the end.
 
 - `oracle`: runs the built-in pack's reference solution and submits its last line (a sanity check
-  of the whole loop; reads the solutions from the local store, never from the server);
+  of the whole loop; reads the solutions from the local store, never from the server). A
+  prediction task's reference writes /workspace/predictions.csv and prints the file name as its
+  last line, so the oracle submits the file name, as a prediction agent must;
 - `openai`: any OpenAI-compatible chat-completions endpoint with tool calling;
 - `python`: `module:function`, an `async def agent(session: EpisodeSession) -> None`.
 """

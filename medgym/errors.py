@@ -8,6 +8,7 @@
     │   ├── AnswerFormatError        the answer cannot be read as the task's kind (not counted as an attempt)
     │   ├── TaskNotScorableError     no verifier or ground truth for this task here (not counted)
     │   ├── EpisodeError             an unknown, finished or foreign episode, or a missing episode_id
+    │   ├── SandboxFileError         a file named in the caller's sandbox is missing, not a regular file or too large
     │   ├── QuotaError               too many open episodes or running sandboxes for this client
     │   └── CatalogNotReadyError     the task catalog is still being built or indexed: try again shortly
     ├── ServiceError             medgym's own machinery failed, not the caller's input ("medgym server problem")
@@ -64,6 +65,15 @@ class TaskNotScorableError(ClientError):
 
 class EpisodeError(ClientError):
     """An unknown, finished or foreign episode, or a call that needs an episode_id and has none."""
+
+
+class SandboxFileError(ClientError):
+    """A file the caller named in its sandbox cannot be read: `reason` is "missing", "not_a_file"
+    (a folder, a device, a link out of /workspace), "outside" (not under /workspace) or "too_large"."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 class QuotaError(ClientError):

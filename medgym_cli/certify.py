@@ -1,5 +1,7 @@
 """Certify the built-in pack: every reference solution, run in the real sandbox, must score
 correct, and constant answers must score incorrect. Tasks that fail are quarantined (not served).
+Prediction tasks: the reference writes a predictions file in the sandbox, which is read back and
+scored; constant and random predictions files must score incorrect (`certify_predictions`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medgym.errors import AnswerFormatError
+from medgym_cli.certify_predictions import check_predictions
 from sandbox.contract import Sandbox
 from sandbox.limits import Limits
-from scoring.keys import AnswerKey
+from scoring.keys import AnswerKey, PredictionsKey
 from scoring.score import AnswerValue
 from scoring.verify import verify
 from task_store.models import AnswerKind, Task
@@ -87,6 +90,8 @@ def _stratified(store: TaskStore, ids: list[str], limit: int) -> list[str]:
 
 def check_task(sandbox: Sandbox, task: Task, key: AnswerKey, solution: str | None) -> Outcome:
     """Run the reference solution and score it; then score the constant answers."""
+    if isinstance(key, PredictionsKey):
+        return Outcome(task.task_id, *check_predictions(sandbox, task, key, solution, SOLUTION_TIMEOUT_S))
     constants_ok = not any(_scores(key, c) for c in CONSTANTS.get(task.answer_format.kind, ()))
     if not solution:
         return Outcome(task.task_id, False, constants_ok, "no reference solution")

@@ -79,7 +79,7 @@ async def run_demo(settings: Settings, per_dataset: int = 2) -> int:
         for task_id in chosen:
             attempted += 1
             solved += await _solve(client, oracle, task_id)
-        wrong_id = chosen[-1]
+        wrong_id = [t for t in chosen if t.split("/")[0] in ("medgym_ehr", "medgym_calc", "medgym_power")][-1]
         await _call(client, "reset_task", task_id=wrong_id)
         verdict = await _call(client, "submit_answer", task_id=wrong_id, answer=[] if "ehr" in wrong_id else -12345)
         print(f"\nA deliberately wrong answer to {wrong_id}: correct={verdict['correct']} ({verdict['feedback']})")

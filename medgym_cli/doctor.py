@@ -11,6 +11,7 @@ from medgym.errors import SandboxError
 from task_store import data
 from task_store.adapters import ADAPTERS
 from task_store.loader import discover
+from task_store.prediction_data import missing_files
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ def _dataset_check(directory: Path, dataset: str) -> Check:
         return Check(f"  {dataset}", False, f"needs {spec.summary}", optional=True)
     if not spec.required:
         return Check(f"  {dataset}", True, "self-contained: no data files needed", optional=True)
+    if missing := missing_files(directory, dataset):
+        return Check(f"  {dataset}", False, f"{len(missing)} file(s) its tasks need are missing: "
+                     f"{', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}", optional=True,
+                     fix=f"put them in {directory} (features, train/val labels, and the test labels, which are "
+                         "never mounted)")
     if data.data_available(directory, dataset):
         return Check(f"  {dataset}", True, f"data present ({spec.summary})", optional=True)
     return Check(f"  {dataset}", False, f"task files only: missing {spec.summary}", optional=True,

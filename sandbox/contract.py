@@ -2,7 +2,8 @@
 
 A non-zero exit, a timeout or an out-of-memory kill is a normal `ExecResult`. Only "could not
 run at all" raises, with a `medgym.errors.SandboxError` subclass whose message is never shown as
-program output.
+program output. Reading a file the code wrote (`read_file`) raises `SandboxFileError` when the
+file is not there to read (the code's doing, not the sandbox's).
 
 Two protocols: a `Sandbox` is one isolated environment owned by one episode; a `SandboxBackend`
 starts sandboxes from a `SandboxSpec` and reaps them (the local Docker engine; a Ray cluster of
@@ -18,6 +19,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from medgym.errors import SandboxFileError
 from sandbox.limits import Limits
 
 LimitName = Literal["timeout", "memory", "processes", "disk", "output"]
@@ -77,6 +79,20 @@ class Sandbox(Protocol):
         """
         ...
 
+    def read_file(self, path: str, max_bytes: int) -> bytes:
+        """The bytes of a regular file under /workspace (written by the sandbox's code: treat them as
+        hostile). `path` is absolute; symbolic links are resolved and must stay under /workspace.
+        Blocking; call from a worker thread, never while a run of the same sandbox is in progress.
+
+        Raises:
+            SandboxFileError: the file is missing ("missing"), not a regular file ("not_a_file"),
+                resolves outside /workspace ("outside") or holds more than `max_bytes` ("too_large").
+            SandboxLostError: the sandbox is gone or stopped answering.
+            SandboxTimeoutError: the runner did not answer in time.
+            SandboxError: any other failure to read at all.
+        """
+        ...
+
     def alive(self) -> bool:
         """True when the sandbox answers (a pooled one may have been killed meanwhile). Never raises."""
         ...
@@ -84,6 +100,19 @@ class Sandbox(Protocol):
     def close(self) -> None:
         """Destroy the sandbox and everything in it. Idempotent; never raises."""
         ...
+
+
+WORKSPACE = "/workspace"
+FileProblem = Literal["missing", "not_a_file", "unreadable", "outside", "too_large"]
+FILE_PROBLEMS: dict[str, str] = {
+    "missing": "does not exist", "not_a_file": "is not a regular file", "unreadable": "cannot be read (permissions)",
+    "outside": f"resolves to a place outside {WORKSPACE}", "too_large": "is larger than the limit of {max_bytes} bytes",
+}
+
+
+def file_error(path: str, problem: FileProblem, max_bytes: int) -> SandboxFileError:
+    """The error every backend raises when `read_file` finds no readable file (one wording for all)."""
+    return SandboxFileError(f"{path} {FILE_PROBLEMS[problem].format(max_bytes=max_bytes)}", problem)
 
 
 LabelPredicate = Callable[[Mapping[str, str]], bool]

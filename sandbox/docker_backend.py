@@ -8,6 +8,8 @@ exits, and the container stops; orphans left anyway are reaped by label at the n
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import time
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
 from sandbox import scripts
 from sandbox.channel import RunnerChannel
-from sandbox.contract import ExecResult, ImageStatus, LabelPredicate, SandboxSpec
+from sandbox.contract import FILE_PROBLEMS, ExecResult, ImageStatus, LabelPredicate, SandboxSpec, file_error
 from sandbox.docker_volumes import DataVolumes, reap_volumes
 from sandbox.labels import INSTANCE, MANAGED, OWNER, is_orphan, owner_label
 from sandbox.limits import Limits
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 SANDBOX_USER = "1000:1000"
 READY_TIMEOUT_S = 120.0
 REPLY_GRACE_S = 15.0
+READ_FILE_TIMEOUT_S = 60.0
 ENVIRONMENT = {
     "HOME": "/workspace",
     "PYTHONDONTWRITEBYTECODE": "1",
@@ -83,6 +86,30 @@ class DockerSandbox:
         if reply.get("event") != "result":
             raise SandboxError(f"sandbox {self.sandbox_id}: unexpected runner reply {reply.get('event')!r}")
         return ExecResult.model_validate({k: reply[k] for k in ExecResult.model_fields})
+
+    def read_file(self, path: str, max_bytes: int) -> bytes:
+        """A file under /workspace, read by the runner (Docker's archive API cannot see a tmpfs)."""
+        if self._closed or self._channel.closed:
+            raise SandboxLostError(f"sandbox {self.sandbox_id} is no longer running")
+        request = {"op": "read_file", "path": path, "max_bytes": max_bytes}
+        try:
+            reply = self._channel.request(request, READ_FILE_TIMEOUT_S)
+        except SandboxLostError as exc:
+            raise SandboxLostError(f"{exc}{self._why_stopped()}") from exc
+        if reply.get("event") != "file":
+            raise SandboxError(f"sandbox {self.sandbox_id}: unexpected runner reply {reply.get('event')!r}")
+        problem = reply.get("error")
+        if problem is not None:
+            if problem not in FILE_PROBLEMS:
+                raise SandboxError(f"sandbox {self.sandbox_id}: unexpected runner reply {problem!r}")
+            raise file_error(path, problem, max_bytes)
+        try:
+            data = base64.b64decode(str(reply.get("data", "")), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise SandboxError(f"sandbox {self.sandbox_id}: the runner sent a malformed file") from exc
+        if len(data) > max_bytes:
+            raise SandboxError(f"sandbox {self.sandbox_id}: the runner sent more than was asked for")
+        return data
 
     def alive(self) -> bool:
         """True when the runner answers a ping (a pooled container may have been killed meanwhile)."""

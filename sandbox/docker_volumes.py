@@ -18,7 +18,6 @@ import os
 import posixpath
 import tarfile
 import threading
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,14 +59,13 @@ class DataVolumes:
         self._known: dict[str, str] = {}  # signature -> volume name
 
     def binds(self, mounts: tuple[Mount, ...]) -> dict[str, dict[str, str]]:
-        """Docker `binds`: one volume per target folder of the copied mounts, plain bind mounts otherwise."""
+        """Docker `binds`: one volume for all copied mounts (at their common folder, so no mount point
+        has to be made inside a read-only volume), plain read-only bind mounts otherwise."""
         binds = {str(m.source): {"bind": m.target, "mode": "ro"} for m in mounts if not m.copy}
-        groups: dict[str, list[Mount]] = defaultdict(list)
-        for mount in mounts:
-            if mount.copy:
-                groups[posixpath.dirname(mount.target.rstrip("/"))].append(mount)
-        for folder, members in groups.items():
-            binds[self.volume_for(tuple(members), folder)] = {"bind": folder, "mode": "ro"}
+        copied = tuple(m for m in mounts if m.copy)
+        if copied:
+            folder = posixpath.commonpath([posixpath.dirname(m.target.rstrip("/")) for m in copied])
+            binds[self.volume_for(copied, folder)] = {"bind": folder, "mode": "ro"}
         return binds
 
     def volume_for(self, mounts: tuple[Mount, ...], folder: str) -> str:

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoring.prediction_keys import PredictionsKey as PredictionsKey  # re-exported: one of the key kinds
+
 
 class _Key(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -83,6 +85,6 @@ class UnscorableKey(_Key):
 
 AnswerKey = Annotated[
     RangeKey | DateKey | GestationalAgeKey | IntegerKey | RelativeKey | ItemSetKey | BooleanKey | TextKey
-    | UnscorableKey,
+    | UnscorableKey | PredictionsKey,
     Field(discriminator="kind"),
 ]

@@ -21,6 +21,7 @@ from scoring.keys import (
     GestationalAgeKey,
     IntegerKey,
     ItemSetKey,
+    PredictionsKey,
     RangeKey,
     RelativeKey,
     TextKey,
@@ -57,6 +58,8 @@ def verify(key: AnswerKey, answer: AnswerValue) -> Score:
             return verify_text(key, answer)
         case UnscorableKey():
             raise TaskNotScorableError(key.reason)
+        case PredictionsKey():  # graded from the episode's sandbox: tools.grading
+            raise TaskNotScorableError("a predictions file is scored by submit_answer, not by verify")
     assert_never(key)
 
 
@@ -160,6 +163,7 @@ def verify_text(key: TextKey, answer: AnswerValue) -> Score:
 VERIFIER_NAMES: dict[str, str] = {
     "range": "medcalc_range", "date": "date", "gestational_age": "gestational_age", "integer": "integer_exact",
     "relative": "relative_tolerance", "item_set": "item_set", "boolean": "boolean", "text": "text",
+    "predictions": "predictions_auroc",
 }
 
 

@@ -8,6 +8,7 @@ A file is re-read only when its signature (size, mtime, index version) changes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medgym.private import private_file
+from task_store.adapters import ADAPTERS
 from task_store.loader import LoadError, TaskFile, discover, read_file
 from task_store.models import IndexedTask
 
@@ -60,11 +62,17 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def signature(task_file: TaskFile) -> str:
-    """Changes when the task file, a side file beside it, or the index format changes."""
+    """Changes when the task file, a side file beside it, the index format, or the set of data files
+    the dataset's statements depend on (`DataSpec.indexed_with`) changes."""
     parts = [f"v{INDEX_VERSION}"]
     for path in sorted(task_file.path.parent.glob("*.json*")):
         stat = path.stat()
         parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    adapter = ADAPTERS.get(task_file.dataset)
+    if adapter is not None and adapter.data.indexed_with:
+        present = sorted({p.relative_to(task_file.path.parent).as_posix() for pattern in adapter.data.indexed_with
+                          for p in task_file.path.parent.glob(pattern)})
+        parts.append("data:" + hashlib.sha256("\n".join(present).encode()).hexdigest()[:16])
     return "|".join(parts)
 
 

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.eval_agents import constant_predictions
+
 Script = dict[str, str]  # model name -> reference solution (for the "solver" behaviour)
 
 
@@ -31,8 +33,10 @@ def respond(model: str, messages: list[dict[str, Any]], solutions: dict[str, str
         return {"role": "assistant", "content": "I think the answer is probably 42."}
     if model == "looper":
         return _call("run_code", {"code": "print('still looking')"}, turn)
-    if model == "wrong":
-        return _call("submit_answer", {"answer": -987654.321}, turn)
+    if model == "wrong":  # a prediction task gets a well-formed constant predictions file
+        if (code := constant_predictions(messages[1]["content"])) and not tools_seen:
+            return _call("run_code", {"code": code}, turn)
+        return _call("submit_answer", {"answer": "predictions.csv" if code else -987654.321}, turn)
     task_id = messages[1]["content"].split()[1]
     if model == "explorer" and not tools_seen:  # looks at the data first (an error for tasks without data)
         return _call("inspect_data", {"action": "list_tables"}, turn)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 
+from scoring.prediction_keys import InlineLabels, PredictionsKey
+
 ANSWER_FIELDS = ("Ground Truth Answer", "Lower Limit", "Upper Limit", "\"answer\"", "\"query\"", "\"sol\"",
-                 "Has error", "reference_answer", "test_cases", "\"solution\"", "ItemSetKey", "RangeKey")
+                 "Has error", "reference_answer", "test_cases", "\"solution\"", "ItemSetKey", "RangeKey",
+                 "hidden_labels", "PredictionsKey")
 
 
 @cache
@@ -45,3 +49,19 @@ def assert_no_ground_truth(text: str, truths: set[str]) -> None:
         assert field not in text, f"answer field {field!r} leaked"
     for truth in truths:
         assert truth not in text, f"ground truth value {truth!r} leaked"
+
+
+def hidden_label_rows(key: PredictionsKey) -> set[str]:
+    """The `id,label` lines a leaked copy of a prediction task's hidden test labels would hold."""
+    assert isinstance(key.labels, InlineLabels)
+    return {f"{i},{y}" for i, y in zip(key.labels.ids, key.labels.hidden_labels, strict=True)}
+
+
+def assert_no_test_labels(text: str, keys: list[PredictionsKey]) -> None:
+    """No prediction key field and no line that pairs a test id with its label (raw or JSON-escaped text)."""
+    for field in ("hidden_labels", "PredictionsKey", "InlineLabels", "threshold_rule"):
+        assert field not in text, f"answer field {field!r} leaked"
+    lines = {line.strip() for line in re.split(r'\\r\\n|\\n|\r?\n|"', text)}
+    for key in keys:
+        leaked = lines & hidden_label_rows(key)
+        assert not leaked, f"test label rows leaked: {sorted(leaked)[:3]}"

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from mcp_server.settings import Settings
+from scoring.prediction_keys import PredictionsKey
 from task_store.store import TaskStore
 from tests.conftest import IMAGE
 from tests.fake_chat import fake_chat_server
+from tests.leaks import hidden_label_rows
 from trajectory.rundir import RunDir
 from trajectory.store import RecordStore
 
@@ -92,9 +94,12 @@ def _assert_exports_hold_no_ground_truth(home: Path, tmp_path: Path, run_dir: Pa
     secrets: set[str] = set()
     for task_id in task_ids:
         key = store.answer_key(task_id).model_dump()
+        secrets.add((store.reference_solution(task_id) or "").strip()[:200])
+        if key["kind"] == "predictions":  # its threshold and columns are in the statement; its labels are secret
+            secrets |= hidden_label_rows(PredictionsKey.model_validate(key))
+            continue
         values = [v for k, v in key.items() if k != "kind"]
         secrets |= {str(x) for v in values for x in (v if isinstance(v, list) else [v]) if len(str(x)) >= 5}
-        secrets.add((store.reference_solution(task_id) or "").strip()[:200])
     secrets.discard("")
     for source in (run_dir, home / "medgym.sqlite"):
         for kind in ("raw", "dpo", "sft"):
@@ -126,6 +131,8 @@ def test_openai_agent_tool_loop_turn_limit_and_scoring(pack_home: Path, tmp_path
         seen = json.loads(RunDir(tmp_path / "explorer").transcript(row)[3]["content"])
         if row.task_id.startswith("medgym_ehr/"):
             assert any(r[0] == "ADMISSIONS" for r in seen["rows"]), seen
+        elif row.task_id.startswith("medgym_predict/"):
+            assert any(r[0] == "admissions/X_train" for r in seen["rows"]), seen
         else:
             assert "no data files" in seen["error"], seen
     assert all(r.submitted and not r.correct for r in rows["wrong"])

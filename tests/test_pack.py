@@ -14,10 +14,11 @@ from mcp_server.app import build_server
 from mcp_server.settings import Settings
 from medgym_cli import certify
 from sandbox.docker_backend import DockerBackend
+from scoring.prediction_keys import PredictionsKey
 from task_store.pack.build import DEFAULT_SEED, PACK_DATASETS, build_into, pack_dir
 from task_store.store import TaskStore
 from tests.conftest import IMAGE
-from tests.leaks import assert_no_ground_truth
+from tests.leaks import assert_no_ground_truth, hidden_label_rows
 from tools.sandboxes import SandboxProvider
 
 pytestmark = pytest.mark.anyio
@@ -79,6 +80,8 @@ async def test_no_reference_sql_or_answer_in_tool_results(pack_home: Path) -> No
 
 def _distinctive(key: dict[str, Any], view: dict[str, Any]) -> set[str]:
     """Answer values long enough not to occur by chance, and not already part of the question."""
+    if key["kind"] == "predictions":  # the threshold and columns are public (the statement gives them)
+        return hidden_label_rows(PredictionsKey.model_validate(key))
     values = [v for k, v in key.items() if k != "kind"]
     flat = [str(x) for v in values for x in (v if isinstance(v, list) else [v])]
     shown = f"{view['question']} {view.get('context') or ''}"

@@ -10,12 +10,13 @@ counted as an attempt.
 from __future__ import annotations
 
 from medgym.errors import TaskNotScorableError
-from scoring.keys import AnswerKey
+from scoring.keys import AnswerKey, PredictionsKey
 from scoring.score import AnswerValue, Score
 from tools.context import Call
 from tools.episodes import Episode
+from tools.predictions import grade_predictions
 
-GRADED_KINDS: frozenset[str] = frozenset()
+GRADED_KINDS: frozenset[str] = frozenset({"predictions"})
 
 
 def needs_grading(key: AnswerKey) -> bool:
@@ -24,4 +25,6 @@ def needs_grading(key: AnswerKey) -> bool:
 
 async def grade(call: Call, episode: Episode, task_id: str, key: AnswerKey, answer: AnswerValue) -> Score:
     """Score an answer that needs running code or reading the episode's sandbox."""
+    if isinstance(key, PredictionsKey):
+        return await grade_predictions(call, episode, task_id, key, answer)
     raise TaskNotScorableError(f"no grader for {key.kind} answers in this medgym release")

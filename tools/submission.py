@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 NOT_COUNTED = " (this submission was not counted as an attempt)"
 MAX_ANSWER_CHARS = 1_000_000  # checked before any parsing, so no answer can cost much CPU
-MAX_FORMAT_ERRORS = 20  # malformed submissions an episode may make (they are not attempts)
+MAX_FORMAT_ERRORS = 50  # malformed submissions an episode may make (they are not attempts)
 
 
 async def submit_answer(

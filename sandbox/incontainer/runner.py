@@ -15,6 +15,7 @@ Only the standard library is used here: this file must run on any Python 3.9+.
 """
 
 import atexit
+import base64
 import builtins
 import gc
 import json
@@ -22,12 +23,14 @@ import linecache
 import os
 import select
 import signal
+import stat
 import sys
 import threading
 import time
 import traceback
 
 PROTOCOL = 1
+WORKSPACE = "/workspace"
 PRELOAD_DEFAULT = "numpy,pandas"
 TAIL_BYTES = 8192
 SWEEP_SECONDS = 3.0
@@ -497,6 +500,51 @@ def _drain(captures, deadline):
                 fds.remove(fd)
 
 
+def read_file(request):
+    """A regular file under /workspace, base64-encoded, or why it cannot be read. Runs between runs,
+    when every process the code started has been killed, so nothing can swap the file meanwhile.
+    Links are resolved first and must stay in /workspace; opening never follows a link, blocks on a
+    FIFO or takes a terminal; at most `max_bytes` are read."""
+    reply = {"event": "file", "id": request.get("id")}
+    limit = int(request.get("max_bytes", 0))
+    real = os.path.realpath(str(request.get("path", "")))
+    if not real.startswith(WORKSPACE + "/"):
+        reply["error"] = "outside"
+        return reply
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+    except (FileNotFoundError, NotADirectoryError):
+        reply["error"] = "missing"
+        return reply
+    except PermissionError:
+        reply["error"] = "unreadable"
+        return reply
+    except OSError:
+        reply["error"] = "not_a_file"
+        return reply
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            reply["error"] = "not_a_file"
+            return reply
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError:
+        reply["error"] = "unreadable"
+        return reply
+    finally:
+        os.close(fd)
+    if size > limit:
+        reply["error"] = "too_large"
+        return reply
+    reply["data"] = base64.b64encode(b"".join(chunks)).decode("ascii")
+    return reply
+
+
 def main():
     if os.getpid() != 1:
         # Outside its container the runner's process sweep would SIGKILL every process it can see.
@@ -528,6 +576,8 @@ def main():
             runner.after_reply()
         elif op == "ping":
             _send(proto, {"event": "pong", "id": request.get("id")})
+        elif op == "read_file":
+            _send(proto, read_file(request))
         elif op == "exit":
             break
         else:

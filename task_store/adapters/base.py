@@ -32,6 +32,9 @@ class DataSpec:
     required: tuple[str, ...] = ()  # glob patterns; the tasks are solvable when every one matches
     never_mount: tuple[str, ...] = ()  # glob patterns never mounted even when `files` matches them
     external: bool = False  # needs a service outside the data directory (never solvable from files alone)
+    # Data files whose presence the task statements and keys depend on: the index re-reads the task
+    # files when the set of matching files changes.
+    indexed_with: tuple[str, ...] = ()
 
 
 class Adapter(Protocol):

@@ -8,6 +8,7 @@ served by the same code as a user's data:
         medgym_ehr/   PATIENTS.csv ... mimic_iii.sqlite, train_tasks.jsonl, test_tasks.jsonl
         medgym_calc/  train_tasks.jsonl, test_tasks.jsonl
         medgym_power/ train_tasks.jsonl, test_tasks.jsonl
+        medgym_predict/ FEATURES.md, admissions/ and icustays/ (features, training labels), task files
 
 Task files hold `IndexedTask` records (with answer keys and reference solutions); like every
 task file they are never mounted into a sandbox. The same seed always gives the same bytes.
@@ -34,8 +35,8 @@ log = logging.getLogger(__name__)
 
 PACK_VERSION = 1
 DEFAULT_SEED = PUBLIC_SEED
-EHR, CALC, POWER = "medgym_ehr", "medgym_calc", "medgym_power"
-PACK_DATASETS = (EHR, CALC, POWER)
+EHR, CALC, POWER, PREDICT = "medgym_ehr", "medgym_calc", "medgym_power", "medgym_predict"
+PACK_DATASETS = (EHR, CALC, POWER, PREDICT)
 QUARANTINE = "quarantined_tasks.jsonl"
 
 
@@ -98,12 +99,14 @@ def build_into(root: Path, seed: int) -> dict[str, dict[str, int]]:
     from task_store.pack.ehr_db import build_ehr_database
     from task_store.pack.ehr_questions import build_ehr_tasks
     from task_store.pack.power_tasks import build_power_tasks
+    from task_store.pack.predict_tasks import build_predict_tasks
 
     (root / EHR).mkdir(parents=True)
     build_ehr_database(seed, root / EHR)
     counts = {EHR: write_tasks(root / EHR, build_ehr_tasks(seed, root / EHR / "mimic_iii.sqlite"))}
     counts[CALC] = write_tasks(root / CALC, build_calc_tasks(seed))
     counts[POWER] = write_tasks(root / POWER, build_power_tasks(seed))
+    counts[PREDICT] = write_tasks(root / PREDICT, build_predict_tasks(seed, root / EHR, root / PREDICT))
     return counts
 
 
