@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -389,6 +390,32 @@ def test_a_killed_server_raises_a_lost_error(docker_client: Any, start: Any) -> 
         server.ping()
     server.close()
     assert not docker_client.api.networks(names=[server.network.name])
+
+
+CRASHING_OWNER = """
+import sys, time, docker
+from sandbox.fhir import FhirConfig, start_fhir_server
+config = FhirConfig(image=sys.argv[1], labels={"medgym.test": "fhir"})
+server = start_fhir_server(docker.from_env(), "episode-crash", config)
+print(server.container_id, server.network.name, flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_crashed_medgym_leaves_nothing_the_reaper_cannot_remove(docker_client: Any, fhir_image: str) -> None:
+    owner = subprocess.Popen([sys.executable, "-c", CRASHING_OWNER, fhir_image], stdout=subprocess.PIPE, text=True)
+    try:
+        container_id, network = (owner.stdout.readline() if owner.stdout else "").split()
+    finally:
+        owner.kill()  # SIGKILL: no cleanup code runs
+        owner.wait()
+    deadline = time.monotonic() + 30
+    while docker_client.api.containers(all=True, filters={"id": container_id}):  # EOF on stdin: it exits
+        assert time.monotonic() < deadline, "the FHIR server outlived its owner"
+        time.sleep(0.5)
+    assert docker_client.api.networks(names=[network])
+    assert reap_orphan_networks(docker_client) >= 1
+    assert not docker_client.api.networks(names=[network])
 
 
 def test_orphaned_networks_are_reaped(docker_client: Any, fhir_image: str) -> None:

@@ -388,6 +388,7 @@ function reply(res, status, body, headers = {}) {
 
 async function load(message) {
   const started = performance.now();
+  state.loaded = false; // HTTP answers 503 until the new data is complete
   repo.writes = null;
   repo.clear();
   const data = message.path ? JSON.parse(readFileSync(message.path, 'utf8')) : (message.bundle ?? message.resources);
