@@ -21,7 +21,7 @@ from urllib.parse import quote, urlparse
 
 import pytest
 
-from sandbox.contract import SandboxLostError, SandboxSpec
+from sandbox.contract import SandboxError, SandboxLostError, SandboxSpec
 from sandbox.docker_backend import DockerBackend, host_config_args
 from sandbox.fhir import (
     FHIR_BASE_URL,
@@ -379,6 +379,22 @@ def test_close_removes_container_and_network_even_with_a_sandbox_attached(docker
         assert not api.networks(names=[server.network.name])
     finally:
         api.remove_container(sandbox["Id"], force=True)
+
+
+def test_admin_channel_errors_and_exit(docker_client: Any, start: Any) -> None:
+    server = start("episode-admin")
+    assert server.ping()
+    with pytest.raises(SandboxError, match="unknown op"):
+        server.request({"op": "drop-tables"})
+    with pytest.raises(SandboxError, match="load failed"):
+        server.request({"op": "load", "resources": "not a list"})
+    assert server.request({"op": "ping"})["loaded"] is False  # a failed load leaves the server closed
+    assert server.load({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": PATIENT}]})["count"] == 1
+    assert server.request({"op": "exit"})["event"] == "bye"
+    deadline = time.monotonic() + 15
+    while docker_client.api.containers(all=True, filters={"id": server.container_id}):
+        assert time.monotonic() < deadline, "the FHIR container did not go away after exit"
+        time.sleep(0.3)
 
 
 def test_a_killed_server_raises_a_lost_error(docker_client: Any, start: Any) -> None:

@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import {
   Operator,
   OperationOutcomeError,
+  allOk,
   badRequest,
   getSearchParameter,
   getSearchParameters,
@@ -236,12 +237,12 @@ function capabilityStatement() {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
-    date: '2019-11-01',
+    date: new Date().toISOString(),
     kind: 'instance',
     software: { name: 'medgym FHIR server (Medplum fhir-router MemoryRepository)', version: VERSIONS.medplum_fhir_router },
     fhirVersion: '4.0.1',
     format: ['json'],
-    rest: [{ mode: 'server', resource, interaction: [{ code: 'batch' }, { code: 'transaction' }] }],
+    rest: [{ mode: 'server', resource, interaction: [{ code: 'batch' }] }],
   };
 }
 
@@ -252,7 +253,7 @@ const repo = new EpisodeRepository();
 const router = new FhirRouter();
 router.add('GET', 'metadata', async () => {
   capability ??= capabilityStatement();
-  return [{ resourceType: 'OperationOutcome', id: 'ok', issue: [] }, capability];
+  return [allOk, capability];
 });
 
 // ---------------------------------------------------------------- HTTP
@@ -272,7 +273,7 @@ async function serveFhir(req) {
   if (inner === undefined) {
     return [404, outcomeOf('not-found', `Not found; the FHIR base is ${BASE_PATH}/`)];
   }
-  if (!state.loaded) {
+  if (!state.loaded && firstSegment(inner) !== 'metadata') {
     return [503, outcomeOf('transient', 'The FHIR server is starting; retry in a second')];
   }
   checkResourceType(inner);
@@ -306,7 +307,8 @@ function checkResourceType(inner) {
   if (segment === '' || segment === 'metadata' || segment.startsWith('$') || isResourceType(segment)) {
     return;
   }
-  throw new OperationOutcomeError({ ...notFound, issue: [{ severity: 'error', code: 'not-found', details: { text: `Unknown resource type: ${segment}` } }] });
+  const issue = { severity: 'error', code: 'not-found', details: { text: `Unknown resource type: ${segment}` } };
+  throw new OperationOutcomeError({ ...notFound, issue: [issue] });
 }
 
 function respond(req, outcome, resource) {
