@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.channel import RunnerChannel
-from sandbox.contract import SandboxError, SandboxLostError, SandboxUnavailableError
+from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
 from sandbox.fhir_image import FHIR_IMAGE, build_fhir_image, fhir_image_status
 from sandbox.labels import MANAGED, OWNER, is_orphan, owner_label
 

@@ -21,7 +21,8 @@ from urllib.parse import quote, urlparse
 
 import pytest
 
-from sandbox.contract import SandboxError, SandboxLostError, SandboxSpec
+from medgym.errors import SandboxError, SandboxLostError
+from sandbox.contract import SandboxSpec
 from sandbox.docker_backend import DockerBackend, host_config_args
 from sandbox.fhir import (
     FHIR_BASE_URL,
