@@ -19,6 +19,7 @@ from sandbox.pool import WarmPool
 from task_store.roots import open_store
 from tools.context import Services
 from tools.episodes import EpisodeManager
+from tools.fhir_episodes import fhir_episodes_for, reap_fhir_networks
 from tools.sandboxes import SandboxProvider
 
 log = logging.getLogger(__name__)
@@ -30,11 +31,14 @@ def reap_orphans(backend: SandboxBackend) -> bool:
     """Remove sandboxes left by medgym servers that no longer run; False when the engine is unreachable."""
     try:
         removed = backend.reap_orphans()
+        networks = reap_fhir_networks(backend)
     except SandboxError as exc:
         log.warning("the sandbox engine is not reachable, so run_code will fail until it is: %s", exc)
         return False
     if removed:
         log.info("removed %d orphaned sandbox container(s) of an earlier medgym server", removed)
+    if networks:
+        log.info("removed %d orphaned FHIR episode network(s)", networks)
     return True
 
 
@@ -44,7 +48,8 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     backend = settings.backend_config().build(instance_id=uuid.uuid4().hex[:12])
     engine_ok = await anyio.to_thread.run_sync(reap_orphans, backend)
     pool = WarmPool(backend.start, settings.pool_size)
-    sandboxes = SandboxProvider(store, settings.image, settings.limits, pool.acquire)
+    fhir = fhir_episodes_for(backend, settings.home / "fhir-cache", settings.pool_size)
+    sandboxes = SandboxProvider(store, settings.image, settings.limits, pool.acquire, fhir)
     if engine_ok:
         pool.warm(sandboxes.spec(None))
     episodes = EpisodeManager(sandboxes.for_episode, settings.max_attempts, settings.episode_idle_timeout_s,
@@ -63,6 +68,8 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
         with anyio.CancelScope(shield=True):
             await episodes.close_all()
             await anyio.to_thread.run_sync(pool.close)
+            if fhir is not None:
+                await anyio.to_thread.run_sync(fhir.close)
             await anyio.to_thread.run_sync(backend.remove_own)
             await anyio.to_thread.run_sync(recorder.store.close)
             store.close()

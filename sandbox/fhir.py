@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.channel import RunnerChannel
 from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
+from sandbox.channel import RunnerChannel
 from sandbox.fhir_image import FHIR_IMAGE, build_fhir_image, fhir_image_status
 from sandbox.labels import MANAGED, OWNER, is_orphan, owner_label
 

@@ -13,7 +13,8 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
-from sandbox.image import ImageBuildError, ImageStatus
+from sandbox.contract import ImageStatus
+from sandbox.image import ImageBuildError
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoring.fhir_key import FhirTaskKey
+
 
 class _Key(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -83,6 +85,6 @@ class UnscorableKey(_Key):
 
 AnswerKey = Annotated[
     RangeKey | DateKey | GestationalAgeKey | IntegerKey | RelativeKey | ItemSetKey | BooleanKey | TextKey
-    | UnscorableKey,
+    | FhirTaskKey | UnscorableKey,
     Field(discriminator="kind"),
 ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from task_store.adapters import ADAPTERS
+from task_store.fhir_seed import seed_sources
 from task_store.models import DataFile
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,15 @@ class DataMount:
 HIDDEN_PATTERNS = ("*task*", "*.sqlite-wal", "*.sqlite-shm", ".*")
 
 
+def uses_fhir(dataset: str) -> bool:
+    """True for datasets whose EHR is served by a per-episode FHIR server (never mounted)."""
+    adapter = ADAPTERS.get(dataset)
+    return adapter is not None and adapter.data.fhir
+
+
 def _hidden(name: str, dataset: str) -> bool:
+    if uses_fhir(dataset):
+        return True  # nothing is mounted: the EHR only ever goes to the episode's FHIR server
     adapter = ADAPTERS.get(dataset)
     extra = adapter.data.never_mount if adapter is not None else ()
     lowered = name.lower()
@@ -80,6 +89,8 @@ def data_files(directory: Path, dataset: str) -> tuple[DataFile, ...]:
 def data_available(directory: Path, dataset: str) -> bool:
     """True when every file pattern the dataset requires is present."""
     adapter = ADAPTERS.get(dataset)
+    if adapter is not None and adapter.data.fhir:
+        return bool(seed_sources(directory))
     if adapter is not None and adapter.data.external:
         return False
     required = adapter.data.required if adapter is not None else ()

@@ -10,12 +10,13 @@ counted as an attempt.
 from __future__ import annotations
 
 from medgym.errors import TaskNotScorableError
+from scoring.fhir_key import FhirTaskKey
 from scoring.keys import AnswerKey
 from scoring.score import AnswerValue, Score
 from tools.context import Call
 from tools.episodes import Episode
 
-GRADED_KINDS: frozenset[str] = frozenset()
+GRADED_KINDS: frozenset[str] = frozenset({"fhir"})
 
 
 def needs_grading(key: AnswerKey) -> bool:
@@ -24,4 +25,8 @@ def needs_grading(key: AnswerKey) -> bool:
 
 async def grade(call: Call, episode: Episode, task_id: str, key: AnswerKey, answer: AnswerValue) -> Score:
     """Score an answer that needs running code or reading the episode's sandbox."""
+    if isinstance(key, FhirTaskKey):  # the episode's FHIR writes and the pristine EHR
+        from tools.fhir_grading import grade_fhir
+
+        return await grade_fhir(call, episode, key, answer)
     raise TaskNotScorableError(f"no grader for {key.kind} answers in this medgym release")

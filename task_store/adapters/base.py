@@ -27,6 +27,7 @@ class DataSpec:
     required: tuple[str, ...] = ()  # glob patterns; data is "available" when every one matches
     never_mount: tuple[str, ...] = ()  # glob patterns kept out of the sandbox besides task files
     external: bool = False  # needs a service outside the data directory (never "available" here)
+    fhir: bool = False  # its EHR is FHIR resources under fhir/, served to each episode by its own FHIR server
 
 
 class Adapter(Protocol):

@@ -8,6 +8,7 @@ served by the same code as a user's data:
         medgym_ehr/   PATIENTS.csv ... mimic_iii.sqlite, train_tasks.jsonl, test_tasks.jsonl
         medgym_calc/  train_tasks.jsonl, test_tasks.jsonl
         medgym_power/ train_tasks.jsonl, test_tasks.jsonl
+        medgym_fhir/  fhir/ehr.json (FHIR resources, served by each episode's FHIR server), task files
 
 Task files hold `IndexedTask` records (with answer keys and reference solutions); like every
 task file they are never mounted into a sandbox. The same seed always gives the same bytes.
@@ -34,8 +35,8 @@ log = logging.getLogger(__name__)
 
 PACK_VERSION = 1
 DEFAULT_SEED = PUBLIC_SEED
-EHR, CALC, POWER = "medgym_ehr", "medgym_calc", "medgym_power"
-PACK_DATASETS = (EHR, CALC, POWER)
+EHR, CALC, POWER, FHIR = "medgym_ehr", "medgym_calc", "medgym_power", "medgym_fhir"
+PACK_DATASETS = (EHR, CALC, POWER, FHIR)
 QUARANTINE = "quarantined_tasks.jsonl"
 
 
@@ -97,6 +98,7 @@ def build_into(root: Path, seed: int) -> dict[str, dict[str, int]]:
     from task_store.pack.calc_tasks import build_calc_tasks
     from task_store.pack.ehr_db import build_ehr_database
     from task_store.pack.ehr_questions import build_ehr_tasks
+    from task_store.pack.fhir_tasks import build_fhir_pack
     from task_store.pack.power_tasks import build_power_tasks
 
     (root / EHR).mkdir(parents=True)
@@ -104,6 +106,7 @@ def build_into(root: Path, seed: int) -> dict[str, dict[str, int]]:
     counts = {EHR: write_tasks(root / EHR, build_ehr_tasks(seed, root / EHR / "mimic_iii.sqlite"))}
     counts[CALC] = write_tasks(root / CALC, build_calc_tasks(seed))
     counts[POWER] = write_tasks(root / POWER, build_power_tasks(seed))
+    counts[FHIR] = write_tasks(root / FHIR, build_fhir_pack(seed, root / EHR / "mimic_iii.sqlite", root / FHIR))
     return counts
 
 
