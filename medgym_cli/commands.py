@@ -112,6 +112,7 @@ def doctor(settings: Settings, args: argparse.Namespace) -> int:
 
 def _certify(settings: Settings, store: TaskStore, args: argparse.Namespace) -> int:
     from medgym_cli import certify
+    from tools.fhir_episodes import fhir_episodes_for
     from tools.sandboxes import SandboxProvider
 
     pack = certify.pack_root_of(store)
@@ -127,8 +128,13 @@ def _certify(settings: Settings, store: TaskStore, args: argparse.Namespace) -> 
             print(f"  {done[0]}/{len(chosen)} {outcome.task_id}: {outcome.detail}", file=sys.stderr)
 
     backend = settings.backend_config().build("certify")
-    sandboxes = SandboxProvider(store, settings.image, certify.LIMITS, backend.start)
-    reports, outcomes = certify.certify(store, sandboxes, chosen, progress)
+    fhir = fhir_episodes_for(backend, settings.home / "fhir-cache", max(1, settings.pool_size))
+    sandboxes = SandboxProvider(store, settings.image, certify.LIMITS, backend.start, fhir)
+    try:
+        reports, outcomes = certify.certify(store, sandboxes, chosen, progress)
+    finally:
+        if fhir is not None:
+            fhir.close()
     print(f"{'dataset':14} {'tasks':>6} {'reference correct':>18} {'constants incorrect':>20} {'seconds':>8}")
     for name, report in sorted(reports.items()):
         print(f"{name:14} {report.tasks:6} {_pct(report.reference_correct, report.tasks):>18} "

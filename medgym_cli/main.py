@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("task_id")
     certify = tasks.add_parser("certify", parents=[common],
                                help="run the built-in pack's reference solutions in the sandbox and score them")
-    certify.add_argument("--dataset", choices=["medgym_ehr", "medgym_calc", "medgym_power"])
+    certify.add_argument("--dataset", choices=["medgym_ehr", "medgym_calc", "medgym_power", "medgym_fhir"])
     certify.add_argument("--limit", type=int, help="certify a sample stratified by dataset and category")
     certify.add_argument("--dry-run", action="store_true", help="report only; do not quarantine failures")
 

@@ -39,7 +39,7 @@ class FhirEpisodes:
                  pool_size: int, config: FhirConfig | None = None):
         self._client = client
         self._start = start
-        self._cache = cache
+        self.cache = cache
         self._pool_size = pool_size
         self.config = config or FhirConfig()
         self._pools: dict[Path, WarmPool] = {}
@@ -47,7 +47,7 @@ class FhirEpisodes:
 
     def sandbox(self, spec: SandboxSpec, directory: Path) -> Sandbox:
         """The sandbox of one episode of a FHIR dataset in `directory`. Blocking."""
-        seed = seed_file(directory, self._cache)
+        seed = seed_file(directory, self.cache)
         if seed is None:
             raise TaskNotScorableError(missing_ehr(directory))
         return self._pool(seed).acquire(spec)
