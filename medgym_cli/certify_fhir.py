@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 SOLUTION_TIMEOUT_S = 120.0
 WRITING_FAMILIES = (3, 5, 8, 9, 10)
-CONSTANTS: tuple[AnswerValue, ...] = (0, 1, "0", ["0"], ["1"], [], "done", "Patient not found")
+CONSTANTS: tuple[AnswerValue, ...] = (0, 1, "0", ["0"], ["1"], [], "done")
 
 # runs in the sandbox: POSTs every resource of the family's kinds of order, twice, then prints the answer
 POST_EVERYTHING = r'''
