@@ -159,7 +159,7 @@ def _record_bp(rng: random.Random, slots: _Slots) -> list[Draft]:
 
 
 def _magnesium_plans(rng: random.Random) -> list[Plan]:
-    recent = [Plan(_ages(rng, 0.2, 20), round(rng.uniform(1.0, 2.6), 1), rng.randrange(0, 3), 3) for _ in range(11)]
+    recent = [Plan(_ages(rng, 0.2, 20), round(rng.uniform(1.1, 2.6), 1), rng.randrange(0, 3), 3) for _ in range(11)]
     stale = [Plan(_ages(rng, 25, 480), None, 0, 3) for _ in range(5)]
     edges = [Plan(timedelta(hours=24), 1.4), Plan(timedelta(hours=24), 2.2), Plan(timedelta(hours=24, minutes=1), 1.2)]
     return recent + stale + [NONE] * 3 + edges
