@@ -181,7 +181,7 @@ def answer_items(answer: AnswerValue, shape: AnswerShape) -> list[Scalar]:
         return answer if isinstance(answer, list) else [answer]
     items = _as_list(answer)
     if shape == "value_and_time":
-        if not (items == [MISSING] or len(items) == 2 or (len(items) == 1 and as_number(items[0]) == MISSING)):
+        if len(items) not in (1, 2):  # [value] alone is readable (and wrong unless there is no result)
             raise AnswerFormatError(f"expected {FORMS[shape]}; got {_echo(items) if items else 'an empty list'}")
         return items
     if len(items) != 1:

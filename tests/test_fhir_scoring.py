@@ -187,6 +187,7 @@ def test_family10_a1c_value_time_and_order() -> None:
     assert correct(key(10), stale, [6.1, (NOW - timedelta(days=366)).isoformat()], [a1c])
     assert not correct(key(10), stale, [6.1, (NOW - timedelta(days=366)).isoformat()])
     assert correct(key(10), chart("A1C"), [-1], [a1c]) and correct(key(10), chart("A1C"), -1, [a1c])
+    assert not correct(key(10), fresh, [7.9]) and not correct(key(10), fresh, ["no such item"])
     with pytest.raises(AnswerFormatError):
         score_fhir(key(10), fresh, [7.9, written, "x"], [])
 
