@@ -61,7 +61,8 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
         async with anyio.create_task_group() as group:
             group.start_soon(_reap_idle_forever, episodes)
             try:
-                yield AppState(settings=settings, services=services, backend=backend, pool=pool, recorder=recorder)
+                yield AppState(settings=settings, services=services, backend=backend, pool=pool, recorder=recorder,
+                               fhir=fhir)
             finally:
                 group.cancel_scope.cancel()
     finally:
