@@ -28,8 +28,10 @@ ClientSource = Callable[[], Any]
 
 
 def missing_ehr(directory: Path) -> str:
-    return (f"this task needs its EHR as FHIR resources under {directory / SEED_FOLDER}/ (JSON or NDJSON; "
-            "see `medgym doctor`), which is not there: the task can be read but not solved or scored here")
+    """Why a FHIR task cannot run here (no host path: the message reaches the agent)."""
+    return (f"this task needs its EHR as FHIR resources in {directory.name}/{SEED_FOLDER}/ of the data directory "
+            "(JSON or NDJSON; see `medgym doctor`), which is not there: the task can be read but not solved or "
+            "scored here")
 
 
 class FhirEpisodes:
