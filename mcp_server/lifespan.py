@@ -23,6 +23,7 @@ from sandbox.pool import WarmPool
 from task_store.roots import open_store
 from tools.context import Services
 from tools.episodes import EpisodeManager
+from tools.fhir_episodes import fhir_episodes_for, reap_fhir_networks
 from tools.readiness import Catalog
 from tools.sandboxes import SandboxProvider
 from trajectory.recorder import Recorder
@@ -36,11 +37,14 @@ def reap_orphans(backend: SandboxBackend) -> bool:
     """Remove sandboxes left by medgym servers that no longer run; False when the engine is unreachable."""
     try:
         removed = backend.reap_orphans()
+        networks = reap_fhir_networks(backend)
     except SandboxError as exc:
         log.warning("the sandbox engine is not reachable, so run_code will fail until it is: %s", exc)
         return False
     if removed:
         log.info("removed %d orphaned sandbox container(s) of an earlier medgym server", removed)
+    if networks:
+        log.info("removed %d orphaned FHIR episode network(s)", networks)
     return True
 
 
@@ -63,7 +67,8 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     catalog = Catalog(settings.catalog_wait_s)
     backend = settings.backend_config().build(instance_id=uuid.uuid4().hex[:12])
     pool = WarmPool(backend.start, settings.pool_size)
-    sandboxes = SandboxProvider(lambda: catalog.store, settings.image, settings.limits, pool.acquire)
+    fhir = fhir_episodes_for(backend, settings.home / "fhir-cache", settings.pool_size)
+    sandboxes = SandboxProvider(lambda: catalog.store, settings.image, settings.limits, pool.acquire, fhir)
     episodes = EpisodeManager(sandboxes.for_episode, settings.max_attempts, settings.episode_idle_timeout_s,
                               settings.max_episodes_per_client, settings.max_sandboxes, settings.episodes_per_task)
     services = Services(catalog=catalog, episodes=episodes, limits=settings.limits)
@@ -73,13 +78,16 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
             group.start_soon(_start_up, settings, catalog, backend, pool, sandboxes, recorder)
             group.start_soon(_reap_idle_forever, episodes)
             try:
-                yield AppState(settings=settings, services=services, backend=backend, pool=pool, recorder=recorder)
+                yield AppState(settings=settings, services=services, backend=backend, pool=pool, recorder=recorder,
+                               fhir=fhir)
             finally:
                 group.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await episodes.close_all()
             await anyio.to_thread.run_sync(pool.close)
+            if fhir is not None:
+                await anyio.to_thread.run_sync(fhir.close)
             await anyio.to_thread.run_sync(backend.remove_own)
             await anyio.to_thread.run_sync(recorder.store.close)
             if catalog.ready:

@@ -8,6 +8,7 @@ from mcp_server.settings import Settings
 from sandbox.contract import SandboxBackend
 from sandbox.pool import WarmPool
 from tools.context import Services
+from tools.fhir_episodes import FhirEpisodes
 from trajectory.recorder import Recorder
 
 
@@ -18,3 +19,4 @@ class AppState:
     backend: SandboxBackend
     pool: WarmPool
     recorder: Recorder
+    fhir: FhirEpisodes | None = None  # FHIR tasks' episode bundles (Docker backend only)

@@ -2,6 +2,7 @@
 correct, and constant answers must score incorrect. Tasks that fail are quarantined (not served).
 Prediction tasks: the reference writes a predictions file in the sandbox, which is read back and
 scored; constant and random predictions files must score incorrect (`certify_predictions`).
+FHIR tasks are certified in real episode bundles, with more probes (`certify_fhir`).
 """
 
 from __future__ import annotations
@@ -10,17 +11,21 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medgym.errors import AnswerFormatError
+from medgym.errors import AnswerFormatError, SandboxUnavailableError
+from medgym_cli.certify_fhir import check_fhir_task
 from medgym_cli.certify_predictions import check_predictions
 from sandbox.contract import Sandbox
 from sandbox.limits import Limits
+from scoring.fhir_key import FhirTaskKey
 from scoring.keys import AnswerKey, PredictionsKey
 from scoring.score import AnswerValue
 from scoring.verify import verify
+from task_store import data
 from task_store.models import AnswerKind, Task
 from task_store.pack.build import PACK_DATASETS, quarantine
 from task_store.store import DataRoot, TaskFilter, TaskStore
@@ -128,19 +133,42 @@ def certify(
         by_dataset[task.dataset].append(task)
     for dataset, items in by_dataset.items():
         started = time.monotonic()
-        sandbox = sandboxes.start(sandboxes.spec(dataset, {"medgym.episode": f"certify-{dataset}"}, LIMITS))
-        try:
+        with _checker(store, sandboxes, dataset) as check:
             for task in items:
-                outcome = check_task(sandbox, task, store.answer_key(task.task_id),
-                                     store.reference_solution(task.task_id))
+                outcome = check(task)
                 _tally(reports[dataset], outcome)
                 outcomes.append(outcome)
                 if on_result:
                     on_result(outcome)
-        finally:
-            sandbox.close()
         reports[dataset].seconds = round(time.monotonic() - started, 1)
     return dict(reports), outcomes
+
+
+@contextmanager
+def _checker(store: TaskStore, sandboxes: SandboxProvider, dataset: str) -> Iterator[Callable[[Task], Outcome]]:
+    """Checks tasks of one dataset: in one sandbox with its data, or (FHIR) one episode bundle per task."""
+    spec = sandboxes.spec(dataset, {"medgym.episode": f"certify-{dataset}"}, LIMITS)
+    root = store.root_of(dataset)
+    if data.uses_fhir(dataset) and root is not None:
+        if sandboxes.fhir is None:
+            raise SandboxUnavailableError("FHIR tasks need the Docker sandbox backend")
+        fhir = sandboxes.fhir
+        yield lambda task: Outcome(task.task_id, *check_fhir_task(
+            fhir, spec, root.path / dataset, task, _fhir_key(store, task.task_id),
+            store.reference_solution(task.task_id)))
+        return
+    sandbox = sandboxes.start(spec)
+    try:
+        yield lambda task: check_task(sandbox, task, store.answer_key(task.task_id),
+                                      store.reference_solution(task.task_id))
+    finally:
+        sandbox.close()
+
+
+def _fhir_key(store: TaskStore, task_id: str) -> FhirTaskKey:
+    key = store.answer_key(task_id)
+    assert isinstance(key, FhirTaskKey)
+    return key
 
 
 def _tally(report: DatasetReport, outcome: Outcome) -> None:

@@ -81,19 +81,41 @@ def datasets(settings: Settings, args: argparse.Namespace) -> int:
 def image(settings: Settings, args: argparse.Namespace) -> int:
     from sandbox.image import ImageBuildError, build
 
-    status = settings.backend_config().build("cli").image_status(settings.image)
+    backend = settings.backend_config().build("cli")
+    status = backend.image_status(settings.image)
     if args.image_command == "status":
         print(f"{status.image}: {'present' if status.present else 'missing'}"
               f"{', current' if status.current else (', outdated' if status.present else '')}")
-        return 0 if status.current else 1
+        return _fhir_image(backend, args) if status.current else 1
     if status.current and not args.force:
         print(f"{settings.image} is present and current (use --force to rebuild)")
-        return 0
+        return _fhir_image(backend, args)
     try:
         method = build(settings.image, args.method)
     except ImageBuildError as exc:
         raise CommandError(str(exc)) from None
     print(f"built {settings.image} ({method})")
+    return _fhir_image(backend, args)
+
+
+def _fhir_image(backend: object, args: argparse.Namespace) -> int:
+    """Status or build of the FHIR server image (FHIR tasks' episodes; the Docker backend only)."""
+    from sandbox.docker_backend import DockerBackend
+    from sandbox.fhir_image import build_fhir_image, fhir_image_status
+    from sandbox.image import ImageBuildError
+
+    if not isinstance(backend, DockerBackend):
+        return 0
+    status = fhir_image_status(backend.client)
+    if args.image_command == "status":
+        print(f"{status.image}: {'present' if status.present else 'missing'}"
+              f"{', current' if status.current else (', outdated' if status.present else '')}")
+        return 0 if status.current else 1
+    try:
+        built = build_fhir_image(backend.client, force=args.force)
+    except ImageBuildError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"built {status.image} (offline)" if built else f"{status.image} is present and current")
     return 0
 
 
@@ -112,6 +134,7 @@ def doctor(settings: Settings, args: argparse.Namespace) -> int:
 
 def _certify(settings: Settings, store: TaskStore, args: argparse.Namespace) -> int:
     from medgym_cli import certify
+    from tools.fhir_episodes import fhir_episodes_for
     from tools.sandboxes import SandboxProvider
 
     pack = certify.pack_root_of(store)
@@ -127,8 +150,13 @@ def _certify(settings: Settings, store: TaskStore, args: argparse.Namespace) -> 
             print(f"  {done[0]}/{len(chosen)} {outcome.task_id}: {outcome.detail}", file=sys.stderr)
 
     backend = settings.backend_config().build("certify")
-    sandboxes = SandboxProvider(store, settings.image, certify.LIMITS, backend.start)
-    reports, outcomes = certify.certify(store, sandboxes, chosen, progress)
+    fhir = fhir_episodes_for(backend, settings.home / "fhir-cache", max(1, settings.pool_size))
+    sandboxes = SandboxProvider(store, settings.image, certify.LIMITS, backend.start, fhir)
+    try:
+        reports, outcomes = certify.certify(store, sandboxes, chosen, progress)
+    finally:
+        if fhir is not None:
+            fhir.close()
     print(f"{'dataset':14} {'tasks':>6} {'reference correct':>18} {'constants incorrect':>20} {'seconds':>8}")
     for name, report in sorted(reports.items()):
         print(f"{name:14} {report.tasks:6} {_pct(report.reference_correct, report.tasks):>18} "

@@ -1,7 +1,8 @@
 """`medgym demo`: a short scripted MCP session on the built-in pack, printed as an agent saw it.
 
 It spawns `medgym serve` over stdio exactly as Claude Desktop would, lists the datasets, and for
-a few test tasks of each pack dataset: opens the task, lists its data tables (if it has any),
+a few test tasks of each pack dataset (medgym_fhir: with the episode's own FHIR server): opens the
+task, lists its data tables (if it has any),
 runs code in the sandbox, submits the
 answer and prints the verdict. The "agent" here is the oracle: it runs the pack's reference
 solution (read from the local store, never from the server), so every verdict should be
@@ -106,6 +107,9 @@ async def _solve(client: Client, oracle: Any, task_id: str) -> bool:
     if view["data_files"]:
         _show("data", ", ".join(f["path"].rsplit("/", 1)[1] for f in view["data_files"]), 200)
     _show("answer format", f"{view['answer_format']['kind']}: {view['answer_format']['how_to_submit']}", 200)
+    if "http://fhir:8080/fhir/" in view["instructions"]:
+        _show("EHR", "a FHIR server of this episode's own at http://fhir:8080/fhir/ (the sandbox's only network "
+              "peer); writes to it are checked when the answer is submitted", 200)
     if view["data_files"]:
         tables = await _call(client, "inspect_data", task_id=task_id, action="list_tables")
         _show("inspect_data", f"{len(tables['rows'])} tables: " + ", ".join(

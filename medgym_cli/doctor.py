@@ -50,7 +50,22 @@ def _engine_and_image(settings: Settings) -> list[Check]:
                       fix="medgym image build --force")
     else:
         image = Check("sandbox image", True, f"{settings.image} ({status.build} build, {status.image_id})")
-    return [Check("Docker engine", True, engine), image]
+    return [Check("Docker engine", True, engine), image, _fhir_image(backend)]
+
+
+def _fhir_image(backend: object) -> Check:
+    """The per-episode FHIR server image (MedAgentBench and medgym_fhir tasks)."""
+    from sandbox.docker_backend import DockerBackend
+    from sandbox.fhir_image import fhir_image_status
+
+    if not isinstance(backend, DockerBackend):
+        return Check("FHIR server image", False, "FHIR tasks need the Docker backend", optional=True)
+    status = fhir_image_status(backend.client)
+    if status.current:
+        return Check("FHIR server image", True, f"{status.image} ({status.image_id})", optional=True)
+    state = "was built from an older definition" if status.present else "is missing"
+    return Check("FHIR server image", False, f"{status.image} {state}: FHIR tasks (medgym_fhir, medagentbench) "
+                 "cannot start", fix="medgym image build (needs debootstrap and npm)", optional=True)
 
 
 def _home(settings: Settings) -> Check:
@@ -81,8 +96,19 @@ def _data_dir(settings: Settings) -> list[Check]:
     return checks
 
 
+def _fhir_data(directory: Path, dataset: str, summary: str) -> Check:
+    if data.data_available(directory, dataset):
+        return Check(f"  {dataset}", True, f"EHR present ({summary})", optional=True)
+    return Check(f"  {dataset}", False, "task files only: the EHR is missing, so its tasks can be read but not "
+                 "solved or scored", optional=True,
+                 fix=f"put the benchmark's FHIR resources in {directory / 'fhir'}/ as JSON (a list or a Bundle) or "
+                     "NDJSON (one resource a line, e.g. a bulk $export of its FHIR server); see docs/FHIR.md")
+
+
 def _dataset_check(directory: Path, dataset: str) -> Check:
     spec = ADAPTERS[dataset].data
+    if spec.fhir:
+        return _fhir_data(directory, dataset, spec.summary)
     if spec.external:
         return Check(f"  {dataset}", False, f"needs {spec.summary}", optional=True)
     if not spec.required:

@@ -54,6 +54,17 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class SandboxNetwork:
+    """An internal network the sandbox joins instead of having none (an episode's FHIR server's).
+
+    `dns` is the network's unreachable gateway address: the engine's embedded DNS still answers the
+    names of the network's containers, and nothing else resolves."""
+
+    name: str
+    dns: str
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
     """Everything needed to start one sandbox."""
 
@@ -61,6 +72,7 @@ class SandboxSpec:
     limits: Limits
     mounts: tuple[Mount, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
+    network: SandboxNetwork | None = None  # None: no network at all
 
 
 class Sandbox(Protocol):

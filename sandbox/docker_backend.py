@@ -17,7 +17,15 @@ from typing import Any
 from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
 from sandbox import scripts
 from sandbox.channel import RunnerChannel
-from sandbox.contract import FILE_PROBLEMS, ExecResult, ImageStatus, LabelPredicate, SandboxSpec, file_error
+from sandbox.contract import (
+    FILE_PROBLEMS,
+    ExecResult,
+    ImageStatus,
+    LabelPredicate,
+    SandboxNetwork,
+    SandboxSpec,
+    file_error,
+)
 from sandbox.docker_volumes import DataVolumes, reap_volumes
 from sandbox.labels import INSTANCE, MANAGED, OWNER, is_orphan, owner_label
 from sandbox.limits import Limits
@@ -41,10 +49,9 @@ ENVIRONMENT = {
 
 
 def host_config_args(spec: SandboxSpec) -> dict[str, Any]:
-    """The isolation every sandbox gets: no network, no capabilities, read-only root, limits."""
+    """The isolation every sandbox gets: no network (or only its episode's), no capabilities, read-only root, limits."""
     limits: Limits = spec.limits
     return {
-        "network_mode": "none",
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "read_only": True,
@@ -58,7 +65,15 @@ def host_config_args(spec: SandboxSpec) -> dict[str, Any]:
         "pids_limit": limits.pids,
         "ipc_mode": "private",
         "auto_remove": True,  # a container whose runner exits (server gone) deletes itself
+        **network_args(spec.network),
     }
+
+
+def network_args(network: SandboxNetwork | None) -> dict[str, Any]:
+    """No network, or only the given internal network with its unreachable DNS address."""
+    if network is None:
+        return {"network_mode": "none"}
+    return {"network_mode": network.name, "dns": [network.dns], "dns_search": ["."]}
 
 
 class DockerSandbox:
@@ -208,6 +223,7 @@ class DockerBackend:
                 tty=False, user=SANDBOX_USER, working_dir="/workspace", hostname="sandbox",
                 environment=ENVIRONMENT, labels=labels,
                 host_config=api.create_host_config(**host_config_args(spec), binds=binds),
+                networking_config={"EndpointsConfig": {spec.network.name: {}}} if spec.network else None,
             )
         except Exception as exc:
             raise SandboxUnavailableError(_create_hint(exc, spec.image)) from exc

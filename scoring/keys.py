@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoring.fhir_key import FhirTaskKey
 from scoring.prediction_keys import PredictionsKey as PredictionsKey  # re-exported: one of the key kinds
 
 
@@ -85,6 +86,6 @@ class UnscorableKey(_Key):
 
 AnswerKey = Annotated[
     RangeKey | DateKey | GestationalAgeKey | IntegerKey | RelativeKey | ItemSetKey | BooleanKey | TextKey
-    | UnscorableKey | PredictionsKey,
+    | FhirTaskKey | UnscorableKey | PredictionsKey,
     Field(discriminator="kind"),
 ]

@@ -13,6 +13,7 @@ from typing import assert_never
 
 from medgym.errors import AnswerFormatError, TaskNotScorableError
 from scoring.dates import parse_calendar_date, parse_gestational_age
+from scoring.fhir_key import FhirTaskKey
 from scoring.items import compare
 from scoring.keys import (
     AnswerKey,
@@ -56,6 +57,8 @@ def verify(key: AnswerKey, answer: AnswerValue) -> Score:
             return verify_boolean(key, answer)
         case TextKey():
             return verify_text(key, answer)
+        case FhirTaskKey():  # needs the episode's FHIR writes: tools.grading scores it (scoring.fhir_rules)
+            raise TaskNotScorableError("this answer is scored with the episode's FHIR server, not on its own")
         case UnscorableKey():
             raise TaskNotScorableError(key.reason)
         case PredictionsKey():  # graded from the episode's sandbox: tools.grading
@@ -164,6 +167,7 @@ VERIFIER_NAMES: dict[str, str] = {
     "range": "medcalc_range", "date": "date", "gestational_age": "gestational_age", "integer": "integer_exact",
     "relative": "relative_tolerance", "item_set": "item_set", "boolean": "boolean", "text": "text",
     "predictions": "predictions_auroc",
+    "fhir": "medagentbench_fhir",
 }
 
 

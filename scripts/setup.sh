@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Set up medgym on a fresh Debian/Ubuntu machine (idempotent; run as root or with sudo rights):
-#   1. system packages: Docker engine, debootstrap (offline image build), python3-venv
+#   1. system packages: Docker engine, debootstrap (offline image builds), npm (FHIR image), python3-venv
 #   2. the Docker engine, started in the background if `docker info` fails
 #   3. a virtualenv in .venv with medgym and its test tools
-#   4. the sandbox image (skipped when present and current)
+#   4. the sandbox image and the FHIR server image (each skipped when present and current)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v npm >/dev/null || missing+=(npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"
@@ -36,6 +37,6 @@ say "installing medgym into .venv"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install -q -e '.[test]' 2> >(grep -v "^WARNING: Location" >&2)
 
-say "checking the sandbox image"
+say "checking the sandbox and FHIR server images"
 .venv/bin/medgym image build
 say "ready"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from task_store.adapters import ADAPTERS
+from task_store.fhir_seed import seed_sources
 from task_store.models import DataFile
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,12 @@ class Availability:
     solvable: bool
     reason: str = ""
     fix: str = ""
+
+
+def uses_fhir(dataset: str) -> bool:
+    """True for datasets whose EHR is served by a per-episode FHIR server (never mounted)."""
+    adapter = ADAPTERS.get(dataset)
+    return adapter is not None and adapter.data.fhir
 
 
 def _never(name: str, dataset: str) -> bool:
@@ -79,7 +86,7 @@ def allowed(directory: Path, dataset: str) -> list[Path]:
 
 def mounts(directory: Path, dataset: str) -> list[DataMount]:
     """Read-only mounts for the allowlisted data of `dataset` in `directory` (its folder in a root)."""
-    if not directory.is_dir():
+    if not directory.is_dir() or uses_fhir(dataset):  # a FHIR dataset's EHR only goes to its FHIR server
         return []
     found: list[DataMount] = []
     for entry in allowed(directory, dataset):
@@ -115,14 +122,20 @@ def availability(directory: Path | None, dataset: str) -> Availability:
     if adapter is None:
         return Availability(False, f"{dataset} is not a dataset medgym knows")
     spec = adapter.data
+    if spec.fhir:
+        if directory is not None and seed_sources(directory):
+            return Availability(True)
+        return Availability(False, f"{dataset} tasks need {spec.summary}, which is not installed here",
+                            fix=f"the operator puts the EHR's FHIR resources (NDJSON or Bundle JSON) in the data "
+                                f"directory's {dataset}/fhir/ folder (see `medgym doctor`)")
     if spec.external:
         return Availability(False, f"{dataset} tasks need {spec.summary}, which this server does not run",
                             fix=f"see `medgym doctor` for what {dataset} needs")
     missing = [p for p in spec.required if directory is None or not any(directory.glob(p))]
-    if missing:
-        place = directory if directory is not None else f"<data directory>/{dataset}"
+    if missing:  # no host path here: this reaches agents
         return Availability(False, f"{dataset} tasks need {spec.summary}, which are not installed here",
-                            fix=f"put them in {place} (see `medgym doctor`)")
+                            fix=f"the operator puts them in the data directory's {dataset}/ folder (see "
+                                "`medgym doctor`)")
     return Availability(True)
 
 

@@ -154,6 +154,8 @@ def serving(settings: Settings, **overrides: Any) -> Iterator[Server]:
           portal.wrap_async_context_manager(Client(handle.mcp)) as client):
         tools = portal.call(client.list_tools).tools
         schemas = {t.name: t.output_schema for t in tools if t.output_schema}
+        assert handle.state is not None
+        portal.call(handle.state.services.catalog.wait)  # the catalog loads in the background
         yield Server(handle, portal, client, schemas)
 
 

@@ -92,6 +92,8 @@ def _assert_exports_hold_no_ground_truth(home: Path, tmp_path: Path, run_dir: Pa
 
     store = TaskStore.open(home / "medgym.sqlite", Settings(home=home).roots())
     secrets: set[str] = set()
+    # key fields the statements show (a FHIR task's MRN, its "now") are no secret
+    shown = " ".join(f"{t.question} {t.context or ''}" for t in map(store.get, task_ids))
     for task_id in task_ids:
         key = store.answer_key(task_id).model_dump()
         secrets.add((store.reference_solution(task_id) or "").strip()[:200])
@@ -99,7 +101,9 @@ def _assert_exports_hold_no_ground_truth(home: Path, tmp_path: Path, run_dir: Pa
             secrets |= hidden_label_rows(PredictionsKey.model_validate(key))
             continue
         values = [v for k, v in key.items() if k != "kind"]
-        secrets |= {str(x) for v in values for x in (v if isinstance(v, list) else [v]) if len(str(x)) >= 5}
+        secrets |= {str(x) for v in values for x in (v if isinstance(v, list) else [v])
+                    if len(str(x)) >= 5 and str(x) not in shown}
+        secrets.add((store.reference_solution(task_id) or "").strip()[:200])
     secrets.discard("")
     for source in (run_dir, home / "medgym.sqlite"):
         for kind in ("raw", "dpo", "sft"):

@@ -10,13 +10,14 @@ counted as an attempt.
 from __future__ import annotations
 
 from medgym.errors import TaskNotScorableError
+from scoring.fhir_key import FhirTaskKey
 from scoring.keys import AnswerKey, PredictionsKey
 from scoring.score import AnswerValue, Score
 from tools.context import Call
 from tools.episodes import Episode
 from tools.predictions import grade_predictions
 
-GRADED_KINDS: frozenset[str] = frozenset({"predictions"})
+GRADED_KINDS: frozenset[str] = frozenset({"predictions", "fhir"})
 
 
 def needs_grading(key: AnswerKey) -> bool:
@@ -27,4 +28,8 @@ async def grade(call: Call, episode: Episode, task_id: str, key: AnswerKey, answ
     """Score an answer that needs running code or reading the episode's sandbox."""
     if isinstance(key, PredictionsKey):
         return await grade_predictions(call, episode, task_id, key, answer)
+    if isinstance(key, FhirTaskKey):  # the episode's FHIR writes and the pristine EHR
+        from tools.fhir_grading import grade_fhir
+
+        return await grade_fhir(call, episode, key, answer)
     raise TaskNotScorableError(f"no grader for {key.kind} answers in this medgym release")

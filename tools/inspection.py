@@ -54,6 +54,10 @@ async def inspect_data(
     services = call.services
     task = task_of(call, task_id)
     root = services.store.root_of(task.dataset)
+    if data.uses_fhir(task.dataset):
+        raise InvalidArgumentError(
+            f"{task.dataset} tasks have no data files: the patient's EHR is a FHIR server, queried from run_code "
+            "at http://fhir:8080/fhir/ (see get_task's instructions for its functions)")
     available = services.store.availability(task.dataset)
     if not available.solvable:
         raise InvalidArgumentError(f"no data to inspect: {available.reason} ({available.fix})")

@@ -7,22 +7,29 @@ read-only under /data/<dataset>/ (see `task_store.data`), labelled with its epis
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from medgym.errors import SandboxUnavailableError
 from sandbox.contract import Mount, Sandbox, SandboxSpec
 from sandbox.limits import Limits
 from task_store import data
 from task_store.store import TaskStore
 from tools.episodes import Episode
 
+if TYPE_CHECKING:
+    from tools.fhir_episodes import FhirEpisodes
+
 Start = Callable[[SandboxSpec], Sandbox]
 
 
 class SandboxProvider:
-    def __init__(self, store: TaskStore | Callable[[], TaskStore], image: str, limits: Limits, start: Start):
+    def __init__(self, store: TaskStore | Callable[[], TaskStore], image: str, limits: Limits, start: Start,
+                 fhir: FhirEpisodes | None = None):
         self._store = store if callable(store) else (lambda: store)
         self.image = image
         self.limits = limits
         self._start = start
+        self.fhir = fhir  # FHIR datasets' episodes: sandbox + their own FHIR server (Docker only)
 
     def spec(self, dataset: str | None, labels: dict[str, str] | None = None,
              limits: Limits | None = None) -> SandboxSpec:
@@ -47,4 +54,9 @@ class SandboxProvider:
     def for_episode(self, episode: Episode) -> Sandbox:
         """Start (or take from the warm pool) the sandbox of an episode. Blocking."""
         labels = {"medgym.episode": episode.episode_id, "medgym.task": episode.task_id}
+        root = self._store().root_of(episode.dataset)
+        if root is not None and data.uses_fhir(episode.dataset):
+            if self.fhir is None:
+                raise SandboxUnavailableError("FHIR tasks need the Docker sandbox backend")
+            return self.fhir.sandbox(self.spec(episode.dataset, labels), root.path / episode.dataset)
         return self._start(self.spec(episode.dataset, labels))

@@ -35,6 +35,7 @@ class DataSpec:
     # Data files whose presence the task statements and keys depend on: the index re-reads the task
     # files when the set of matching files changes.
     indexed_with: tuple[str, ...] = ()
+    fhir: bool = False  # its EHR is FHIR resources under fhir/, served to each episode by its own FHIR server
 
 
 class Adapter(Protocol):

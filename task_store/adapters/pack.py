@@ -48,3 +48,14 @@ class PackPower(_Pack):
     description: ClassVar[str] = "built-in pack: N-PowerAI-style sample size and power questions"
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("integer", "number")
     data: ClassVar[DataSpec] = DataSpec(summary="none: every task is self-contained")
+
+
+class PackFhir(_Pack):
+    name: ClassVar[str] = "medgym_fhir"
+    description: ClassVar[str] = (
+        "built-in pack: MedAgentBench's ten task families over a synthetic FHIR EHR, each episode with its own "
+        "FHIR server"
+    )
+    answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("text", "integer", "number", "list")
+    data: ClassVar[DataSpec] = DataSpec(summary="synthetic EHR as FHIR resources (fhir/ehr.json), served by a FHIR "
+                                                "server per episode; nothing is mounted", fhir=True)

@@ -9,6 +9,7 @@ served by the same code as a user's data:
         medgym_calc/  train_tasks.jsonl, test_tasks.jsonl
         medgym_power/ train_tasks.jsonl, test_tasks.jsonl
         medgym_predict/ FEATURES.md, admissions/ and icustays/ (features, training labels), task files
+        medgym_fhir/  fhir/ehr.json (FHIR resources, served by each episode's FHIR server), task files
 
 Task files hold `IndexedTask` records (with answer keys and reference solutions); like every
 task file they are never mounted into a sandbox. The same seed always gives the same bytes.
@@ -35,8 +36,8 @@ log = logging.getLogger(__name__)
 
 PACK_VERSION = 1
 DEFAULT_SEED = PUBLIC_SEED
-EHR, CALC, POWER, PREDICT = "medgym_ehr", "medgym_calc", "medgym_power", "medgym_predict"
-PACK_DATASETS = (EHR, CALC, POWER, PREDICT)
+EHR, CALC, POWER, PREDICT, FHIR = "medgym_ehr", "medgym_calc", "medgym_power", "medgym_predict", "medgym_fhir"
+PACK_DATASETS = (EHR, CALC, POWER, PREDICT, FHIR)
 QUARANTINE = "quarantined_tasks.jsonl"
 
 
@@ -98,6 +99,7 @@ def build_into(root: Path, seed: int) -> dict[str, dict[str, int]]:
     from task_store.pack.calc_tasks import build_calc_tasks
     from task_store.pack.ehr_db import build_ehr_database
     from task_store.pack.ehr_questions import build_ehr_tasks
+    from task_store.pack.fhir_tasks import build_fhir_pack
     from task_store.pack.power_tasks import build_power_tasks
     from task_store.pack.predict_tasks import build_predict_tasks
 
@@ -107,6 +109,7 @@ def build_into(root: Path, seed: int) -> dict[str, dict[str, int]]:
     counts[CALC] = write_tasks(root / CALC, build_calc_tasks(seed))
     counts[POWER] = write_tasks(root / POWER, build_power_tasks(seed))
     counts[PREDICT] = write_tasks(root / PREDICT, build_predict_tasks(seed, root / EHR, root / PREDICT))
+    counts[FHIR] = write_tasks(root / FHIR, build_fhir_pack(seed, root / EHR / "mimic_iii.sqlite", root / FHIR))
     return counts
 
 
