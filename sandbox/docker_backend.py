@@ -12,6 +12,10 @@ import logging
 import time
 from typing import Any
 
+import anyio
+import anyio.to_thread
+
+from medgym import stages
 from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
 from sandbox import scripts
 from sandbox.channel import RunnerChannel
@@ -21,9 +25,11 @@ from sandbox.labels import INSTANCE, MANAGED, OWNER, is_orphan, owner_label
 from sandbox.limits import Limits
 
 log = logging.getLogger(__name__)
+_RESULT_FIELDS = tuple(ExecResult.model_fields)
 SANDBOX_USER = "1000:1000"
 READY_TIMEOUT_S = 120.0
 REPLY_GRACE_S = 15.0
+SHM_MB = 64  # /dev/shm (POSIX shared memory, e.g. multiprocessing's locks): writable scratch of this size
 ENVIRONMENT = {
     "HOME": "/workspace",
     "PYTHONDONTWRITEBYTECODE": "1",
@@ -35,6 +41,10 @@ ENVIRONMENT = {
     "LANG": "C.UTF-8",
     "SANDBOX_PRELOAD": "numpy,pandas",
 }
+
+
+def _run_request(code: str, timeout_s: float, max_output_bytes: int) -> dict[str, Any]:
+    return {"op": "run", "code": code, "timeout": timeout_s, "max_output": max_output_bytes}
 
 
 def host_config_args(spec: SandboxSpec) -> dict[str, Any]:
@@ -54,6 +64,7 @@ def host_config_args(spec: SandboxSpec) -> dict[str, Any]:
         "nano_cpus": int(limits.cpus * 1e9),
         "pids_limit": limits.pids,
         "ipc_mode": "private",
+        "shm_size": f"{SHM_MB}m",  # /dev/shm: bounded, and counted in the container's memory like any tmpfs
         "auto_remove": True,  # a container whose runner exits (server gone) deletes itself
     }
 
@@ -73,16 +84,38 @@ class DockerSandbox:
         return self._id[:12]
 
     def run(self, code: str, timeout_s: float, max_output_bytes: int) -> ExecResult:
-        if self._closed or self._channel.closed:
-            raise SandboxLostError(f"sandbox {self.sandbox_id} is no longer running")
-        request = {"op": "run", "code": code, "timeout": timeout_s, "max_output": max_output_bytes}
+        self._check_open()
         try:
-            reply = self._channel.request(request, timeout_s + REPLY_GRACE_S)
+            reply = self._channel.request(_run_request(code, timeout_s, max_output_bytes), timeout_s + REPLY_GRACE_S)
         except SandboxLostError as exc:
             raise SandboxLostError(f"{exc}{self._why_stopped()}") from exc
+        return self._result(reply)
+
+    async def run_async(self, code: str, timeout_s: float, max_output_bytes: int) -> ExecResult:
+        """`run` on the event loop: the request and its reply are non-blocking socket I/O."""
+        self._check_open()
+        try:
+            reply = await self._channel.request_async(_run_request(code, timeout_s, max_output_bytes),
+                                                      timeout_s + REPLY_GRACE_S)
+        except SandboxLostError as exc:
+            why = await anyio.to_thread.run_sync(self._why_stopped)
+            raise SandboxLostError(f"{exc}{why}") from exc
+        stages.mark("request")
+        return self._result(reply)
+
+    def _check_open(self) -> None:
+        if self._closed or self._channel.closed:
+            raise SandboxLostError(f"sandbox {self.sandbox_id} is no longer running")
+
+    def _result(self, reply: dict[str, Any]) -> ExecResult:
         if reply.get("event") != "result":
             raise SandboxError(f"sandbox {self.sandbox_id}: unexpected runner reply {reply.get('event')!r}")
-        return ExecResult.model_validate({k: reply[k] for k in ExecResult.model_fields})
+        result = ExecResult.model_validate({k: reply[k] for k in _RESULT_FIELDS})
+        stages.note("run", result.duration_ms)
+        for name, value in (reply.get("timings") or {}).items():  # the runner's own diagnostics
+            stages.note(name.removesuffix("_ms"), float(value))
+        stages.mark("parse")
+        return result
 
     def alive(self) -> bool:
         """True when the runner answers a ping (a pooled container may have been killed meanwhile)."""

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Protocol, runtime_checkable
 
 import anyio
 import anyio.to_thread
 from pydantic import Field
 
+from medgym import stages
 from medgym.errors import InvalidArgumentError, SandboxError, SandboxLostError, SandboxUnavailableError
-from sandbox.contract import ExecResult
+from sandbox.contract import ExecResult, Sandbox
 from tools.catalog import task_of
 from tools.context import Call, ProgressCallback
 from tools.episodes import Episode
@@ -40,13 +42,28 @@ async def run_code(
     timeout = limits.default_timeout_s if timeout_s is None else timeout_s
     if not 0 < timeout <= limits.max_timeout_s:
         raise InvalidArgumentError(f"timeout_s must be > 0 and at most {limits.max_timeout_s:g} seconds")
-    task_of(call, task_id)
-    episode = call.services.episodes.resolve(task_id, call.caller, episode_id)
+    episode = _episode(call, task_id, episode_id)
+    stages.mark("resolve")
     async with episode.lock:
+        stages.mark("lock")
         episode.touch()
         result = await run_in_sandbox(call, episode, code, timeout)
         episode.touch()
-    return RunResult(**result.model_dump(), episode_id=episode.episode_id)
+    # `result` is validated already: build the tool's result from its fields without validating them again
+    run = RunResult.model_construct(**result.__dict__, episode_id=episode.episode_id)
+    stages.mark("result")
+    return run
+
+
+def _episode(call: Call, task_id: str, episode_id: str | None) -> Episode:
+    """The episode a call refers to. The task store is asked only when the caller has no episode of
+    this task yet: an open episode's task exists (it was checked when the episode opened)."""
+    episodes = call.services.episodes
+    episode = episodes.peek(task_id, call.caller, episode_id)
+    if episode is None:
+        task_of(call, task_id)
+        episode = episodes.resolve(task_id, call.caller, episode_id)
+    return episode
 
 
 async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float) -> ExecResult:
@@ -56,10 +73,10 @@ async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float
         sandbox = await episodes.sandbox(episode)
     except SandboxUnavailableError as exc:
         raise SandboxUnavailableError(f"medgym could not start a sandbox: {exc}") from None
+    stages.mark("sandbox")
     try:
-        return await _with_progress(
-            lambda: sandbox.run(code, timeout, call.services.limits.max_output_bytes), timeout, call.progress,
-            episodes.threads)
+        return await _with_progress(_runner(sandbox, code, timeout, call.services.limits.max_output_bytes,
+                                            episodes.threads), timeout, call.progress)
     except SandboxLostError as exc:
         await episodes.drop_sandbox(episode)
         raise SandboxLostError(
@@ -71,13 +88,28 @@ async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float
         raise SandboxError(f"sandbox failure, not a problem with your code: {exc}") from None
 
 
+@runtime_checkable
+class AsyncSandbox(Protocol):
+    """A sandbox that can also run code on the event loop (the Docker backend's non-blocking channel)."""
+
+    async def run_async(self, code: str, timeout_s: float, max_output_bytes: int) -> ExecResult: ...
+
+
+def _runner(sandbox: Sandbox, code: str, timeout: float, max_output: int,
+            limiter: anyio.CapacityLimiter) -> Callable[[], Awaitable[ExecResult]]:
+    """The run as a coroutine function: on the event loop when the sandbox can, else in a worker thread."""
+    if isinstance(sandbox, AsyncSandbox):
+        return functools.partial(sandbox.run_async, code, timeout, max_output)
+    return functools.partial(anyio.to_thread.run_sync, functools.partial(sandbox.run, code, timeout, max_output),
+                             limiter=limiter)
+
+
 async def _with_progress(
-    run: Callable[[], ExecResult], timeout: float, on_progress: ProgressCallback | None,
-    limiter: anyio.CapacityLimiter,
+    run: Callable[[], Awaitable[ExecResult]], timeout: float, on_progress: ProgressCallback | None,
 ) -> ExecResult:
-    """Run the blocking call in a worker thread, reporting elapsed time every few seconds."""
+    """Await the run, reporting elapsed time every few seconds."""
     if on_progress is None:
-        return await anyio.to_thread.run_sync(run, limiter=limiter)
+        return await run()
     outcome: list[ExecResult] = []
     failure: list[BaseException] = []
     async with anyio.create_task_group() as group:
@@ -95,7 +127,7 @@ async def _with_progress(
 
         group.start_soon(ticker)
         try:
-            outcome.append(await anyio.to_thread.run_sync(run, limiter=limiter))
+            outcome.append(await run())
         except Exception as exc:  # re-raised below, outside the task group (which would wrap it in a group)
             failure.append(exc)
         finally:
