@@ -6,7 +6,8 @@ validation, the registrar's wrapper, result conversion) and nothing else. run_co
 compared against it in the same server process.
 
 With MEDGYM_BENCH_STAGES=<file>, the per-call stage timings that medgym logs at DEBUG (logger
-`medgym.stages`) are appended to that file, for the benchmark's stage table.
+`medgym.stages`) are appended to that file, for the benchmark's stage table; the clock then opens
+around the MCP SDK's whole `call_tool`, not just medgym's wrapper.
 
 usage: python benchmarks/serve_with_noop.py [serve options]   (run from a medgym source tree)
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -33,12 +35,26 @@ async def noop(call: Call) -> NoopResult:
 
 
 def _log_stages(path: str) -> None:
+    """Log every call's stages to `path`, with the clock opened around the SDK's whole `call_tool`
+    (so the SDK's argument validation and result conversion are stages too)."""
+    try:
+        from medgym import stages
+    except ImportError:  # a tree older than the stage clock: client-side figures only
+        return
+    from mcp_server.app import StrictMCPServer
+
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger("medgym.stages")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    logger.addHandler(handler)
+    stages.log.setLevel(logging.DEBUG)
+    stages.log.propagate = False
+    stages.log.addHandler(handler)
+    call_tool = StrictMCPServer.call_tool
+
+    async def timed(self: StrictMCPServer, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        with stages.clocked(name, last_stage="sdk_out"):
+            return await call_tool(self, name, arguments, context)
+
+    StrictMCPServer.call_tool = timed  # type: ignore[method-assign]
 
 
 def main() -> int:

@@ -20,6 +20,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -30,6 +31,7 @@ from medgym.errors import SandboxLostError, SandboxTimeoutError
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">BxxxI")
+OnWait = Callable[[float], Awaitable[None]]
 _READ_SIZE = 1 << 16
 
 
@@ -80,29 +82,31 @@ class RunnerChannel:
         return reply
 
     # -- on the event loop ----------------------------------------------------------------------
-    async def request_async(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        """`request` without a worker thread. Not cancellable, like a blocking request in a thread:
-        a reply left unread would belong to nobody, so a cancelled caller waits for it."""
+    async def request_async(self, message: dict[str, Any], timeout_s: float, on_wait: OnWait | None = None,
+                            every_s: float = 5.0) -> dict[str, Any]:
+        """`request` without a worker thread; `on_wait(elapsed_s)` is awaited every `every_s` seconds
+        while the reply is awaited (e.g. to report progress). Not cancellable, like a blocking request
+        in a thread: a reply left unread would belong to nobody, so a cancelled caller waits for it."""
         if not self._lock.acquire(blocking=False):  # never contended in practice: be correct anyway
             await anyio.to_thread.run_sync(self._lock.acquire)
         try:
             with anyio.CancelScope(shield=True):
-                reply = await self._exchange_async(message, timeout_s)
+                reply = await self._exchange_async(message, timeout_s, _Ticks(on_wait, every_s))
         finally:
             self._lock.release()
         return reply
 
-    async def _exchange_async(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    async def _exchange_async(self, message: dict[str, Any], timeout_s: float, ticks: _Ticks) -> dict[str, Any]:
         message_id = next(self._ids)
         deadline = time.monotonic() + timeout_s
         with anyio.move_on_after(timeout_s) as sending:
             await self._send_async(_encode({**message, "id": message_id}))
         if sending.cancelled_caught:
             raise self._timeout()
-        reply = await self._receive_async(deadline)
+        reply = await self._receive_async(deadline, ticks)
         while reply.get("id") not in (message_id, None):
             self._skipped(reply)
-            reply = await self._receive_async(deadline)
+            reply = await self._receive_async(deadline, ticks)
         return reply
 
     async def _send_async(self, data: bytes) -> None:
@@ -116,7 +120,7 @@ class RunnerChannel:
             except OSError as exc:
                 raise self._lost(f"the runner's input is closed ({exc})") from exc
 
-    async def _receive_async(self, deadline: float) -> dict[str, Any]:
+    async def _receive_async(self, deadline: float, ticks: _Ticks) -> dict[str, Any]:
         self._sock.setblocking(False)
         while (reply := self._next_message()) is None:
             try:
@@ -125,8 +129,9 @@ class RunnerChannel:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise self._timeout() from None
-                with anyio.move_on_after(remaining):
+                with anyio.move_on_after(min(remaining, ticks.until_next())):
                     await anyio.wait_readable(self._sock)
+                await ticks.tick()
                 continue
             except OSError as exc:
                 raise self._lost(f"connection to the runner lost ({exc})") from exc
@@ -186,6 +191,28 @@ class RunnerChannel:
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
+
+
+class _Ticks:
+    """Calls `on_wait(elapsed)` at every multiple of `every_s` seconds since it was made (when awaited)."""
+
+    def __init__(self, on_wait: OnWait | None, every_s: float):
+        self._on_wait = on_wait
+        self._every = every_s
+        self._start = time.monotonic()
+        self._count = 0
+
+    def until_next(self) -> float:
+        if self._on_wait is None:
+            return float("inf")
+        return max(0.0, self._start + (self._count + 1) * self._every - time.monotonic())
+
+    async def tick(self) -> None:
+        if self._on_wait is None or self.until_next() > 0:
+            return
+        self._count += 1
+        with anyio.move_on_after(self._every):  # a peer that does not read must not hold up the run
+            await self._on_wait(self._count * self._every)
 
 
 def _encode(message: dict[str, Any]) -> bytes:

@@ -18,7 +18,7 @@ import anyio.to_thread
 from medgym import stages
 from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
 from sandbox import scripts
-from sandbox.channel import RunnerChannel
+from sandbox.channel import OnWait, RunnerChannel
 from sandbox.contract import ExecResult, ImageStatus, LabelPredicate, SandboxSpec
 from sandbox.docker_volumes import DataVolumes, reap_volumes
 from sandbox.labels import INSTANCE, MANAGED, OWNER, is_orphan, owner_label
@@ -29,6 +29,7 @@ _RESULT_FIELDS = tuple(ExecResult.model_fields)
 SANDBOX_USER = "1000:1000"
 READY_TIMEOUT_S = 120.0
 REPLY_GRACE_S = 15.0
+PROGRESS_EVERY_S = 5.0  # how often `run_async` calls back while a run goes on
 SHM_MB = 64  # /dev/shm (POSIX shared memory, e.g. multiprocessing's locks): writable scratch of this size
 ENVIRONMENT = {
     "HOME": "/workspace",
@@ -91,12 +92,14 @@ class DockerSandbox:
             raise SandboxLostError(f"{exc}{self._why_stopped()}") from exc
         return self._result(reply)
 
-    async def run_async(self, code: str, timeout_s: float, max_output_bytes: int) -> ExecResult:
-        """`run` on the event loop: the request and its reply are non-blocking socket I/O."""
+    async def run_async(self, code: str, timeout_s: float, max_output_bytes: int,
+                        on_wait: OnWait | None = None) -> ExecResult:
+        """`run` on the event loop: the request and its reply are non-blocking socket I/O;
+        `on_wait(elapsed_s)` is awaited every few seconds while the run goes on."""
         self._check_open()
         try:
             reply = await self._channel.request_async(_run_request(code, timeout_s, max_output_bytes),
-                                                      timeout_s + REPLY_GRACE_S)
+                                                      timeout_s + REPLY_GRACE_S, on_wait, PROGRESS_EVERY_S)
         except SandboxLostError as exc:
             why = await anyio.to_thread.run_sync(self._why_stopped)
             raise SandboxLostError(f"{exc}{why}") from exc

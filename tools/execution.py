@@ -75,8 +75,7 @@ async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float
         raise SandboxUnavailableError(f"medgym could not start a sandbox: {exc}") from None
     stages.mark("sandbox")
     try:
-        return await _with_progress(_runner(sandbox, code, timeout, call.services.limits.max_output_bytes,
-                                            episodes.threads), timeout, call.progress)
+        return await _run(sandbox, code, timeout, call, episodes.threads)
     except SandboxLostError as exc:
         await episodes.drop_sandbox(episode)
         raise SandboxLostError(
@@ -90,26 +89,47 @@ async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float
 
 @runtime_checkable
 class AsyncSandbox(Protocol):
-    """A sandbox that can also run code on the event loop (the Docker backend's non-blocking channel)."""
+    """A sandbox that can also run code on the event loop (the Docker backend's non-blocking channel),
+    calling `on_wait(elapsed_s)` every few seconds while the run goes on."""
 
-    async def run_async(self, code: str, timeout_s: float, max_output_bytes: int) -> ExecResult: ...
+    async def run_async(self, code: str, timeout_s: float, max_output_bytes: int,
+                        on_wait: Callable[[float], Awaitable[None]] | None = None) -> ExecResult: ...
 
 
-def _runner(sandbox: Sandbox, code: str, timeout: float, max_output: int,
-            limiter: anyio.CapacityLimiter) -> Callable[[], Awaitable[ExecResult]]:
-    """The run as a coroutine function: on the event loop when the sandbox can, else in a worker thread."""
+async def _run(sandbox: Sandbox, code: str, timeout: float, call: Call, limiter: anyio.CapacityLimiter) -> ExecResult:
+    """The run, reporting elapsed time every few seconds: on the event loop when the sandbox can (its
+    wait reports progress, no other task is needed), else in a worker thread beside a ticker task."""
+    max_output = call.services.limits.max_output_bytes
+    progress = _Progress(call.progress, timeout)
     if isinstance(sandbox, AsyncSandbox):
-        return functools.partial(sandbox.run_async, code, timeout, max_output)
-    return functools.partial(anyio.to_thread.run_sync, functools.partial(sandbox.run, code, timeout, max_output),
-                             limiter=limiter)
-
-
-async def _with_progress(
-    run: Callable[[], Awaitable[ExecResult]], timeout: float, on_progress: ProgressCallback | None,
-) -> ExecResult:
-    """Await the run, reporting elapsed time every few seconds."""
-    if on_progress is None:
+        return await sandbox.run_async(code, timeout, max_output, progress if call.progress else None)
+    run = functools.partial(anyio.to_thread.run_sync, functools.partial(sandbox.run, code, timeout, max_output),
+                            limiter=limiter)
+    if call.progress is None:
         return await run()
+    return await _with_ticker(run, progress)
+
+
+class _Progress:
+    """Reports `elapsed` seconds of a run to the caller; a caller that cannot take it is told no more."""
+
+    def __init__(self, on_progress: ProgressCallback | None, timeout: float):
+        self._on_progress = on_progress
+        self._timeout = timeout
+
+    async def __call__(self, elapsed: float) -> None:
+        if self._on_progress is None:
+            return
+        try:
+            await self._on_progress(elapsed, self._timeout,
+                                    f"running: {elapsed:.0f} s of at most {self._timeout:g} s")
+        except Exception as exc:  # a client that cannot take progress must not fail the run
+            log.debug("progress notification failed: %s", exc)
+            self._on_progress = None
+
+
+async def _with_ticker(run: Callable[[], Awaitable[ExecResult]], progress: _Progress) -> ExecResult:
+    """Await the run while a ticker task reports progress every few seconds."""
     outcome: list[ExecResult] = []
     failure: list[BaseException] = []
     async with anyio.create_task_group() as group:
@@ -119,11 +139,7 @@ async def _with_progress(
             while True:
                 await anyio.sleep(PROGRESS_INTERVAL_S)
                 elapsed += PROGRESS_INTERVAL_S
-                try:
-                    await on_progress(elapsed, timeout, f"running: {elapsed:.0f} s of at most {timeout:g} s")
-                except Exception as exc:  # a client that cannot take progress must not fail the run
-                    log.debug("progress notification failed: %s", exc)
-                    return
+                await progress(elapsed)
 
         group.start_soon(ticker)
         try:

@@ -33,6 +33,7 @@ import gc
 import json
 import linecache
 import os
+import resource
 import select
 import signal
 import sys
@@ -290,7 +291,7 @@ class Spare:
 
 def _child(code_r, status_w, out_w, err_w, signals):
     """In the forked child: set up, wait for the code, run it as `python script.py`, never return."""
-    status, times = 1, [0.0, 0.0, 0.0]
+    status, times = 1, [0.0, 0.0, 0.0, 0, 0]
     try:
         _set_dumpable(1)  # the child is an ordinary process again (its own /proc files, its OOM score)
         os.setsid()
@@ -309,19 +310,20 @@ def _child(code_r, status_w, out_w, err_w, signals):
             pass
         restore_signals(signals)
         os.chdir(os.environ.get("SANDBOX_WORKDIR", "/workspace"))
-        times[0] = time.monotonic()  # set up: from here on the spare only waits for its code
-        request = _read_all(3)
-        os.close(3)
-        times[1] = time.monotonic()
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        _warm()
+        times[0], times[3] = time.monotonic(), _faults()  # set up: from here on the spare waits for its code
+        request = _read_all(3)
+        os.close(3)
+        times[1] = time.monotonic()
         message = json.loads(request.decode("utf-8"))
         status = _execute(message["code"], message["filename"])
     except BaseException:
         status = 1
     finally:
-        times[2] = time.monotonic()
+        times[2], times[4] = time.monotonic(), _faults()
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -331,10 +333,23 @@ def _child(code_r, status_w, out_w, err_w, signals):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
-            os.write(4, b"%d %.6f %.6f %.6f\n" % (status, times[0], times[1], times[2]))
+            os.write(4, b"%d %.6f %.6f %.6f %d %d\n" % (status, *times))
         except BaseException:
             pass
         os._exit(status)
+
+
+def _warm():
+    """Before the code arrives, do what every run does first (read a request, compile, execute, write):
+    the pages of the runner's heap this touches are copied (copy-on-write) now, not while a run waits."""
+    try:
+        message = json.loads(json.dumps({"code": "pass\n", "filename": "<warm-up>"}))
+        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        exec(compile(message["code"], message["filename"], "exec", dont_inherit=True), namespace)
+        sys.stdout.write("")
+        sys.stdout.flush()
+    except Exception:
+        pass
 
 
 def _read_all(fd):
@@ -425,6 +440,7 @@ class Runner:
         self.signals = signals
         self.counter = 0
         self.last_child = None  # (pid, pidfd) of the last run's child, killed, reaped by `after_reply`
+        self.busy_ms = 0.0  # how long the next request may have waited for `after_reply` (diagnostics)
         self.spare = Spare(signals)
 
     def _take_spare(self, payload):
@@ -465,6 +481,7 @@ class Runner:
         reply = self._reply(request, outcome, captures[child.out_r], captures[child.err_r], duration,
                             oom_before, pids_before)
         reply["timings"] = _timings(outcome, start, received)
+        reply["timings"]["busy_ms"], self.busy_ms = self.busy_ms, 0.0
         return reply
 
     def _reply(self, request, outcome, out, err, duration, oom_before, pids_before):
@@ -508,6 +525,12 @@ class Runner:
         if self.spare is None:
             self.spare = Spare(self.signals)
 
+    def note_busy(self, since):
+        """If the next request already waits, it waited (at most) this long for `after_reply`: its
+        reply says so (`busy_ms`), to show whether back-to-back runs wait for the runner."""
+        waiting = bool(self.stdin.buffer) or bool(select.select([self.stdin.fd], [], [], 0)[0])
+        self.busy_ms = round((time.monotonic() - since) * 1000.0, 3) if waiting else 0.0
+
     def recover(self):
         """After a failure of the runner itself: end whatever runs, and start over with a new spare."""
         kill_all()
@@ -543,11 +566,20 @@ def _timings(outcome, start, received):
     reports its side of it on the status pipe, which its code could write too)."""
     timings = {"runner_ms": round((time.monotonic() - received) * 1000.0, 3)}
     if outcome.child_times is not None:
-        ready, began, ended = outcome.child_times
+        ready, began, ended, faults_ready, faults_end = outcome.child_times
         timings["spare_wait_ms"] = round(max(0.0, ready - start) * 1000.0, 3)
         timings["start_ms"] = round(max(0.0, began - max(start, ready)) * 1000.0, 3)
         timings["exec_ms"] = round(max(0.0, ended - began) * 1000.0, 3)
+        timings["faults_setup"], timings["faults_run"] = faults_ready, faults_end - faults_ready
     return timings
+
+
+def _faults():
+    """Page faults of this process so far (mostly copy-on-write copies of the runner's pages)."""
+    try:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    except (OSError, ValueError):
+        return 0
 
 
 class _Outcome:
@@ -600,10 +632,10 @@ def _parse_status(data):
     if not parts or not parts[0].isdigit():
         return None
     try:
-        times = tuple(float(p) for p in parts[1:4])
+        times = tuple(float(p) for p in parts[1:6])
     except ValueError:
         times = ()
-    return int(parts[0]) & 0xFF, times if len(times) == 3 else None
+    return int(parts[0]) & 0xFF, times if len(times) == 5 else None
 
 
 def _drain(captures, deadline):
@@ -658,7 +690,9 @@ def serve(runner, proto):
             try:
                 reply = runner.run(request)
                 _send(proto, reply)
+                finished = time.monotonic()
                 runner.after_reply()
+                runner.note_busy(finished)
             except ServerGone:
                 return
             except Exception as exc:  # e.g. no process could be forked: say so, and carry on
