@@ -2,8 +2,15 @@
 
 Each container runs the preloaded runner (`sandbox/incontainer/runner.py`) as its main process (PID 1, so
 code inside cannot signal it) and talks to the server over its attach stream. The stream is
-opened with StdinOnce, so when the server goes away (even by SIGKILL) the runner sees EOF,
-exits, and the container stops; orphans left anyway are reaped by label at the next start.
+opened with StdinOnce, so when the server goes away (even by SIGKILL) the runner sees EOF, even
+in the middle of a run, kills the run, exits, and the container stops; orphans left anyway are
+reaped by label at the next start. A run is a request on that stream: `run_async` makes it from
+the event loop without a worker thread, `run` from a thread.
+
+Writable scratch: `/workspace` and `/tmp` (tmpfs of `Limits.workspace_mb` and `tmp_mb`), and
+`/dev/shm` (POSIX shared memory, e.g. multiprocessing's locks: a private tmpfs of `SHM_MB`). All
+three are memory, counted in the container's memory limit, and a run that fills one of them is
+reported with `disk` in `limits_hit`.
 """
 
 from __future__ import annotations

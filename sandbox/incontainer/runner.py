@@ -441,6 +441,7 @@ class Runner:
         self.counter = 0
         self.last_child = None  # (pid, pidfd) of the last run's child, killed, reaped by `after_reply`
         self.busy_ms = 0.0  # how long the next request may have waited for `after_reply` (diagnostics)
+        self.counters = None  # (OOM kills, process-limit hits) of the container, read while idle
         self.spare = Spare(signals)
 
     def _take_spare(self, payload):
@@ -461,8 +462,8 @@ class Runner:
         cap = int(request.get("max_output", 65536))
         filename = "/workspace/<run-%d>.py" % self.counter
         payload = json.dumps({"code": request.get("code", ""), "filename": filename}).encode("utf-8")
-        oom_before = _oom_kills()
-        pids_before = _pids_max_events()
+        oom_before, pids_before = self.counters or _counters()
+        self.counters = None
         start = time.monotonic()
         child = self._take_spare(payload)
         captures = {child.out_r: _Capture(cap), child.err_r: _Capture(cap)}
@@ -524,6 +525,7 @@ class Runner:
         settle(keep=self.spare.pid if self.spare else None, last_child=last)
         if self.spare is None:
             self.spare = Spare(self.signals)
+        self.counters = _counters()  # nothing runs until the next request: the next run's starting values
 
     def note_busy(self, since):
         """If the next request already waits, it waited (at most) this long for `after_reply`: its
@@ -532,12 +534,18 @@ class Runner:
         self.busy_ms = round((time.monotonic() - since) * 1000.0, 3) if waiting else 0.0
 
     def recover(self):
-        """After a failure of the runner itself: end whatever runs, and start over with a new spare."""
+        """After a failure of the runner itself: end whatever runs; the next run forks a new spare."""
         kill_all()
         last, self.last_child = self.last_child, None
         settle(last_child=last)
-        self.spare = None
-        self.spare = Spare(self.signals)
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            spare.close_pipes()
+            _close(spare.pidfd)
+
+
+def _counters():
+    return _oom_kills(), _pids_max_events()
 
 
 def _pidfd(pid):
@@ -689,15 +697,19 @@ def serve(runner, proto):
         if op == "run":
             try:
                 reply = runner.run(request)
-                _send(proto, reply)
-                finished = time.monotonic()
-                runner.after_reply()
-                runner.note_busy(finished)
             except ServerGone:
                 return
             except Exception as exc:  # e.g. no process could be forked: say so, and carry on
                 _send(proto, {"event": "error", "id": request.get("id"), "message": "runner failure: %r" % exc})
                 runner.recover()
+                continue
+            _send(proto, reply)
+            finished = time.monotonic()
+            try:
+                runner.after_reply()
+            except OSError:  # no spare could be forked now: the next run tries again
+                pass
+            runner.note_busy(finished)
         elif op == "ping":
             _send(proto, {"event": "pong", "id": request.get("id")})
         elif op == "exit":
