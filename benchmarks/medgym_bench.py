@@ -11,6 +11,7 @@ With a stage file, the server logs one line per call (`medgym.stages`, see `medg
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import sys
@@ -80,29 +81,40 @@ async def noop(client: Client) -> float:
 
 
 async def _wait_for_pool() -> None:
-    await anyio.sleep(2.0)  # the warm pool refills in the background after each episode start
+    await anyio.sleep(3.0)  # the warm pool refills in the background after each episode start
 
 
-async def latency(home: Path, tree: Path, runs: int, starts: int, stages_file: Path | None = None) -> Latency:
-    """No-op and trivial run_code in alternating blocks (so both see the same noise), then b and c."""
-    out = Latency()
-    async with Client(server(home, tree, stages_file), read_timeout_seconds=300) as client:
-        ids = await task_ids(client, starts + 1)
-        main = ids[0]
+async def latency(home: Path, trees: dict[str, Path], runs: int, starts: int,
+                  stages_file: Path | None = None) -> dict[str, Latency]:
+    """Every tree's server at once, measured in turns: blocks of no-op calls and of trivial run_code
+    calls alternate, tree after tree, so all of them see the same moments of a noisy machine. Then
+    workload b, then c (episode starts), in turns too."""
+    out = {name: Latency() for name in trees}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {name: await stack.enter_async_context(
+            Client(server(home, tree, stages_file), read_timeout_seconds=300)) for name, tree in trees.items()}
+        ids = {name: await task_ids(client, starts + 1) for name, client in clients.items()}
         await _wait_for_pool()
-        await run(client, main, MAKE_CSV)
-        for _ in range(3):
-            await run(client, main, TRIVIAL)
-            await noop(client)
+        for name, client in clients.items():
+            await run(client, ids[name][0], MAKE_CSV)
+            for _ in range(3):
+                await run(client, ids[name][0], TRIVIAL)
+                await noop(client)
         seen = _lines(stages_file)
-        while len(out.a) < runs:
-            out.noop += [await noop(client) for _ in range(BLOCK)]
-            out.a += [await run(client, main, TRIVIAL) for _ in range(BLOCK)]
-        out.stages = read_stages(stages_file, seen)
-        out.b = [await run(client, main, PANDAS) for _ in range(max(10, runs // 4))]
-        for task_id in ids[1 : starts + 1]:
+        while len(out[next(iter(trees))].a) < runs:
+            for name, client in clients.items():
+                out[name].noop += [await noop(client) for _ in range(BLOCK)]
+                out[name].a += [await run(client, ids[name][0], TRIVIAL) for _ in range(BLOCK)]
+        for name in trees:
+            out[name].stages = read_stages(stages_file, seen)  # only one tree logs stages (see `stage_table`)
+        for _ in range(max(10, runs // 4)):
+            for name, client in clients.items():
+                out[name].b.append(await run(client, ids[name][0], PANDAS))
+        for index in range(1, starts + 1):
             await _wait_for_pool()
-            out.c.append(await run(client, task_id, TRIVIAL))
+            turn = list(clients.items())
+            for name, client in turn if index % 2 else reversed(turn):  # who goes first alternates
+                out[name].c.append(await run(client, ids[name][index], TRIVIAL))
     return out
 
 
