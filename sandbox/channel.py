@@ -139,8 +139,8 @@ class RunnerChannel:
         return reply
 
     # -- framing --------------------------------------------------------------------------------
-    def _reply_to(self, message_id: int, receive: Any) -> dict[str, Any]:
-        reply: dict[str, Any] = receive()
+    def _reply_to(self, message_id: int, receive: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        reply = receive()
         while reply.get("id") not in (message_id, None):
             self._skipped(reply)
             reply = receive()

@@ -84,13 +84,15 @@ def _oom_kills():
     return None
 
 
-def _set_dumpable(flag):
+def _set_dumpable(flag, _libc=[]):  # noqa: B006 - the C library, loaded once (children inherit it)
     """prctl(PR_SET_DUMPABLE): a non-dumpable runner cannot be ptrace-attached (or have its /proc
     files read) by the code it runs, although that code runs under the same uid."""
     try:
-        import ctypes
+        if not _libc:
+            import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(4, int(flag), 0, 0, 0)
+            _libc.append(ctypes.CDLL(None, use_errno=True))
+        _libc[0].prctl(4, int(flag), 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
