@@ -19,8 +19,9 @@ at once). Whichever comes first, every other process in the container is then SI
 (nothing inside a process can hide it from that process), so reporting a status is made to mean
 exactly "end this run now": code that writes one ends its own run, as `os._exit` would.
 
-The runner ignores every signal it can, so code that signals PID 1 cannot stop it (the kernel
-drops the others for a namespace's init); children get Python's own dispositions back.
+The runner blocks every signal it can (they stay pending, never acted on), so code that signals
+PID 1 cannot stop it (the kernel drops SIGKILL and SIGSTOP from inside the namespace for its init);
+children unblock them, with Python's own dispositions, as `python script.py` has them.
 
 Only the standard library is used here: this file must run on any Python 3.9+.
 """
@@ -45,7 +46,7 @@ PROTOCOL = 1
 PRELOAD_DEFAULT = "numpy,pandas"
 TAIL_BYTES = 8192
 SWEEP_SECONDS = 3.0
-UNCATCHABLE = {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}  # SIGCHLD ignored would reap children unseen
+UNCATCHABLE = {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}  # SIGCHLD: the runner waits for its children
 
 
 def _send(fd, message):
@@ -185,25 +186,11 @@ def settle(keep=None, last_child=None):
         pause = min(pause * 2, 0.01)
 
 
-def ignore_signals():
-    """Ignore every signal that can be ignored; returns the dispositions children get back."""
-    saved = {}
-    for signum in signal.valid_signals():
-        if signum in UNCATCHABLE:
-            continue
-        try:
-            saved[signum] = signal.signal(signum, signal.SIG_IGN)
-        except (OSError, ValueError, RuntimeError):
-            continue
-    return saved
-
-
-def restore_signals(saved):
-    for signum, handler in saved.items():
-        try:
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        except (OSError, ValueError, RuntimeError):
-            continue
+def block_signals():
+    """Block every signal that can be blocked (but SIGCHLD): one sent to the runner stays pending and
+    is never acted on. Returns the mask to give children back: one call in each child, which keeps
+    Python's own dispositions (the runner never changes them) and so runs code like `python script.py`."""
+    return signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - UNCATCHABLE)
 
 
 class _Capture:
@@ -310,7 +297,7 @@ def _child(code_r, status_w, out_w, err_w, signals):
                 f.write("1000")
         except OSError:
             pass
-        restore_signals(signals)
+        signal.pthread_sigmask(signal.SIG_SETMASK, signals)
         os.chdir(os.environ.get("SANDBOX_WORKDIR", "/workspace"))
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
@@ -483,7 +470,7 @@ class Runner:
         child.close_pipes()
         reply = self._reply(request, outcome, captures[child.out_r], captures[child.err_r], duration,
                             oom_before, pids_before)
-        reply["timings"] = _timings(outcome, start, received)
+        reply["timings"] = _timings(outcome, start, received, start + duration)
         reply["timings"]["busy_ms"], self.busy_ms = self.busy_ms, 0.0
         return reply
 
@@ -571,17 +558,23 @@ def _exit_code(pid):
         return -signal.SIGKILL
 
 
-def _timings(outcome, start, received):
+def _timings(outcome, start, received, over):
     """Where the run's time went, in ms, for the server's stage log (diagnostics only: the child
     reports its side of it on the status pipe, which its code could write too)."""
-    timings = {"runner_ms": round((time.monotonic() - received) * 1000.0, 3)}
+    now = time.monotonic()
+    timings = {"runner_ms": _ms(now - received), "prepare_ms": _ms(start - received), "collect_ms": _ms(now - over)}
     if outcome.child_times is not None:
         ready, began, ended, faults_ready, faults_end = outcome.child_times
-        timings["spare_wait_ms"] = round(max(0.0, ready - start) * 1000.0, 3)
-        timings["start_ms"] = round(max(0.0, began - max(start, ready)) * 1000.0, 3)
-        timings["exec_ms"] = round(max(0.0, ended - began) * 1000.0, 3)
+        timings["spare_wait_ms"] = _ms(ready - start)
+        timings["start_ms"] = _ms(began - max(start, ready))
+        timings["exec_ms"] = _ms(ended - began)
+        timings["report_ms"] = _ms(over - ended)  # the child's exit status written, and the runner woken
         timings["faults_setup"], timings["faults_run"] = faults_ready, faults_end - faults_ready
     return timings
+
+
+def _ms(seconds):
+    return round(max(0.0, seconds) * 1000.0, 3)
 
 
 def _faults():
@@ -670,7 +663,7 @@ def main():
         sys.exit(2)
     writable = ("", ".", os.getcwd(), "/workspace", "/tmp")
     sys.path[:] = [p for p in sys.path if p not in writable]  # the runner never imports from where code writes
-    signals = ignore_signals()
+    signals = block_signals()
     _set_dumpable(0)
     proto = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
