@@ -1,16 +1,24 @@
-"""run_code latency and throughput: medgym against its peers, side by side, in one run.
+"""run_code latency and throughput: medgym against its floor and its peers, side by side, in one run.
 
 Systems, all on the same sandbox image where a container is involved:
-  medgym        the MCP client over stdio, spawning `medgym serve` (warm pool, preloaded runner)
+  medgym        the MCP client over stdio, spawning `medgym serve` (warm pool, preloaded runner) plus a
+                no-op tool, the floor: what any tool call costs through the same server
   docker-exec   a bare `docker exec <container> python3 -c CODE` per run
   llm-sandbox   the llm-sandbox package (PyPI) with its Docker backend, one session per client
   poll-1s       a host subprocess polled once a second, like the upstream MedAgentGym harness
 
 Workloads: (a) a trivial print; (b) import pandas + read a 50k-row CSV + a groupby; (c) episode
 start: the first run of a new task (medgym: with a warm pool); (d) aggregate trivial runs per
-second with 8 concurrent clients. Prints medians, p90s and each system's ratio to medgym.
+second with 8 concurrent clients. Prints medians, p90s, run_code's ratio to the no-op floor and
+each system's ratio to medgym.
 
-usage: python benchmarks/run_code_latency.py [--runs 60] [--clients 8] [--seconds 10] [--skip llm-sandbox]
+--baseline TREE measures a second medgym source tree the same way (e.g. a worktree of an older
+commit: `git worktree add /tmp/base <commit>`), alternating with this one for --rounds rounds, so
+before/after figures come from one session on one machine. --stages prints where a run_code's time
+goes, stage by stage, next to a no-op call's (from a separate session that logs each call's stages).
+
+usage: python benchmarks/run_code_latency.py [--runs 60] [--starts 10] [--clients 8] [--seconds 10]
+           [--rounds 1] [--baseline TREE] [--stages] [--skip llm-sandbox] [--skip poll-1s]
 """
 
 from __future__ import annotations
@@ -29,98 +37,18 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from mcp import Client, StdioServerParameters
 
-IMAGE = os.environ.get("MEDGYM_IMAGE", "medgym-sandbox:0.1.0")
-TRIVIAL = "print(1)"
-MAKE_CSV = (
-    "import numpy as np, pandas as pd\n"
-    "rng = np.random.default_rng(0)\n"
-    "pd.DataFrame({'g': rng.integers(0, 100, 50_000), 'x': rng.normal(size=50_000)}).to_csv('data.csv', index=False)\n"
-)
-PANDAS = "import pandas as pd\ndf = pd.read_csv('data.csv')\nprint(round(df.groupby('g')['x'].mean().sum(), 6))\n"
+sys.path.insert(0, str(Path(__file__).parent))
+import medgym_bench as medgym
+from medgym_bench import IMAGE, MAKE_CSV, PANDAS, TRIVIAL
+
 Timings = dict[str, list[float]]
+TREE = Path(__file__).resolve().parents[1]
 
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-# -- medgym over MCP stdio ----------------------------------------------------------------------
-def _medgym_server(home: Path) -> StdioServerParameters:
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "MEDGYM_HOME": str(home), "MEDGYM_IMAGE": IMAGE,
-           "MEDGYM_LOG_LEVEL": "WARNING"}
-    return StdioServerParameters(command=sys.executable, args=["-m", "medgym_cli", "serve"], env=env)
-
-
-async def _medgym_task_ids(client: Client, count: int) -> list[str]:
-    ids: list[str] = []
-    for dataset in ("medgym_power", "medgym_calc"):
-        page = await client.call_tool("list_tasks", {"dataset": dataset, "limit": 200})
-        ids += [t["task_id"] for t in (page.structured_content or {})["tasks"]]
-    return ids[:count]
-
-
-async def _run(client: Client, task_id: str, code: str) -> float:
-    started = time.perf_counter()
-    result = await client.call_tool("run_code", {"task_id": task_id, "code": code})
-    elapsed = time.perf_counter() - started
-    if result.is_error or (result.structured_content or {}).get("exit_code") != 0:
-        raise RuntimeError(f"medgym run failed: {result.content}")
-    return elapsed
-
-
-async def _wait_for_pool() -> None:
-    await anyio.sleep(2.0)  # the warm pool refills in the background after each episode start
-
-
-async def bench_medgym(home: Path, runs: int, starts: int) -> Timings:
-    out: Timings = {"a": [], "b": [], "c": []}
-    async with Client(_medgym_server(home), read_timeout_seconds=300) as client:
-        ids = await _medgym_task_ids(client, starts + 1)
-        main = ids[0]
-        await _wait_for_pool()
-        await _run(client, main, MAKE_CSV)
-        for _ in range(3):
-            await _run(client, main, TRIVIAL)
-        out["a"] = [await _run(client, main, TRIVIAL) for _ in range(runs)]
-        out["b"] = [await _run(client, main, PANDAS) for _ in range(max(10, runs // 2))]
-        for task_id in ids[1 : starts + 1]:
-            await _wait_for_pool()
-            out["c"].append(await _run(client, task_id, TRIVIAL))
-    return out
-
-
-async def _medgym_client_loop(home: Path, deadline_holder: list[float], counts: list[int], errors: list[int],
-                              ready: anyio.Event, go: anyio.Event) -> None:
-    async with Client(_medgym_server(home), read_timeout_seconds=300) as client:
-        task_id = (await _medgym_task_ids(client, 1))[0]
-        await _run(client, task_id, TRIVIAL)
-        ready.set()
-        await go.wait()
-        while time.perf_counter() < deadline_holder[0]:
-            try:
-                await _run(client, task_id, TRIVIAL)
-                counts.append(1)
-            except Exception:
-                errors.append(1)
-
-
-async def bench_medgym_throughput(home: Path, clients: int, seconds: float) -> tuple[float, int]:
-    counts: list[int] = []
-    errors: list[int] = []
-    deadline = [0.0]
-    go = anyio.Event()
-    readies = [anyio.Event() for _ in range(clients)]
-    async with anyio.create_task_group() as group:
-        for ready in readies:
-            group.start_soon(_medgym_client_loop, home, deadline, counts, errors, ready, go)
-        for ready in readies:
-            await ready.wait()
-        deadline[0] = time.perf_counter() + seconds
-        go.set()
-    return len(counts) / seconds, len(errors)
 
 
 # -- bare docker exec ---------------------------------------------------------------------------
@@ -251,8 +179,10 @@ def _poll_workdir() -> Path:
 
 
 def throughput_peers(clients: int, seconds: float, skip: set[str]) -> dict[str, tuple[float, int]]:
-    result = {"docker-exec": threaded_throughput(_docker_start, lambda c: _docker_exec(c, TRIVIAL), _docker_rm,
-                                                 clients, seconds)}
+    result = {}
+    if "docker-exec" not in skip:
+        result["docker-exec"] = threaded_throughput(_docker_start, lambda c: _docker_exec(c, TRIVIAL), _docker_rm,
+                                                    clients, seconds)
     if "llm-sandbox" not in skip:
         result["llm-sandbox"] = threaded_throughput(_llm_open, lambda s: _llm_run(s, TRIVIAL), lambda s: s.close(),
                                                     clients, seconds)
@@ -267,7 +197,12 @@ WORKLOADS = {"a": "(a) trivial print", "b": "(b) pandas: read 50k-row CSV + grou
              "c": "(c) episode start (first run of a new task)"}
 
 
-def report(results: dict[str, Timings], throughput: dict[str, tuple[float, int]]) -> str:
+def _ms(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return f"{statistics.median(ms):.1f} ({_percentile(ms, 0.9):.1f})"
+
+
+def report_peers(results: dict[str, Timings], throughput: dict[str, tuple[float, int]]) -> str:
     lines = []
     for key, title in WORKLOADS.items():
         base = statistics.median(results["medgym"][key]) * 1000
@@ -286,32 +221,91 @@ def report(results: dict[str, Timings], throughput: dict[str, tuple[float, int]]
     return "\n".join(lines)
 
 
-def main() -> int:
+def report_rounds(rounds: dict[str, list[medgym.Latency]], rates: dict[str, list[tuple[float, int]]]) -> str:
+    """medgym per tree: the floor, run_code and its ratio to the floor, per round and over all rounds."""
+    lines = ["\nmedgym, per tree (ms, median (p90); in each round the trees' servers run side by side and are "
+             "measured in turns; 'all' pools the rounds)",
+             "| tree | round | no-op floor | (a) run_code | ratio | ratio at p10 | (b) pandas | (c) episode start | "
+             "(d) runs/s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for tree, sessions in rounds.items():
+        pooled = medgym.Latency()
+        for index, (session, (rate, errors)) in enumerate(zip(sessions, rates[tree], strict=True), 1):
+            shown = f"{rate:.1f}" + (f" ({errors} errors)" if errors else "")
+            lines.append(_round_row(tree, str(index), session, shown))
+            for key in ("noop", "a", "b", "c"):
+                getattr(pooled, key).extend(getattr(session, key))
+        all_rates = [rate for rate, _ in rates[tree]]
+        lines.append(_round_row(tree, "**all**", pooled, f"{statistics.median(all_rates):.1f}"))
+    return "\n".join(lines)
+
+
+def _round_row(tree: str, label: str, session: medgym.Latency, rate: str) -> str:
+    ratio = statistics.median(session.a) / statistics.median(session.noop)
+    quiet = _percentile(session.a, 0.1) / _percentile(session.noop, 0.1)  # the machine's quieter moments
+    return (f"| {tree} | {label} | {_ms(session.noop)} | {_ms(session.a)} | {ratio:.2f}× | {quiet:.2f}× | "
+            f"{_ms(session.b)} | {_ms(session.c)} | {rate} |")
+
+
+def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--starts", type=int, default=10)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--skip", action="append", default=[], choices=["llm-sandbox", "poll-1s"])
+    parser.add_argument("--rounds", type=int, default=1, help="medgym sessions per tree, alternating trees")
+    parser.add_argument("--baseline", type=Path, help="another medgym source tree to measure the same way")
+    parser.add_argument("--stages", action="store_true", help="print the per-stage breakdown of a run_code call")
+    parser.add_argument("--skip", action="append", default=[], choices=["llm-sandbox", "poll-1s", "docker-exec"])
     parser.add_argument("--home", type=Path, default=Path.home() / ".medgym",
                         help="medgym home holding the built-in pack (built on first use)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def _medgym_rounds(args: argparse.Namespace) -> tuple[dict[str, list[medgym.Latency]], dict[str, list[Any]]]:
+    """Per round: the latency of every tree measured in turns in one session, then each tree's throughput
+    (one tree after the other, in alternating order)."""
+    trees = {"this tree": TREE} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
+    rounds: dict[str, list[medgym.Latency]] = {name: [] for name in trees}
+    rates: dict[str, list[Any]] = {name: [] for name in trees}
+    for index in range(args.rounds):
+        for name, session in anyio.run(medgym.latency, args.home, trees, args.runs, args.starts).items():
+            rounds[name].append(session)
+        for name, tree in (trees.items() if index % 2 == 0 else reversed(trees.items())):
+            rates[name].append(anyio.run(medgym.throughput, args.home, tree, args.clients, args.seconds))
+        print(f"medgym round {index + 1} done", file=sys.stderr)
+    return rounds, rates
+
+
+def _stages(args: argparse.Namespace) -> str:
+    with tempfile.TemporaryDirectory(prefix="medgym-stages-") as folder:
+        sessions = anyio.run(medgym.latency, args.home, {"this tree": TREE}, args.runs, 1, Path(folder) / "stages.log")
+    return "\nWhere the time goes, this tree (one session with stage logging on; ms, medians)\n" + \
+        medgym.stage_table(sessions["this tree"])
+
+
+def main() -> int:
+    args = _args()
     skip = set(args.skip)
-    print(f"image {IMAGE}; {os.cpu_count()} CPUs; {args.runs} runs, {args.starts} starts, "
-          f"{args.clients} clients x {args.seconds:g} s", file=sys.stderr)
-    results: dict[str, Timings] = {"medgym": anyio.run(bench_medgym, args.home, args.runs, args.starts)}
-    print("medgym done", file=sys.stderr)
-    results["docker-exec"] = bench_docker_exec(args.runs, args.starts)
-    print("docker exec done", file=sys.stderr)
+    print(f"image {IMAGE}; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}; {args.runs} runs, "
+          f"{args.starts} starts, {args.clients} clients x {args.seconds:g} s, {args.rounds} round(s)", file=sys.stderr)
+    rounds, rates = _medgym_rounds(args)
+    results: dict[str, Timings] = {"medgym": {k: [v for s in rounds["this tree"] for v in getattr(s, k)]
+                                              for k in ("a", "b", "c")}}
+    ours = rates["this tree"]
+    throughput = {"medgym": (statistics.median(r for r, _ in ours), sum(e for _, e in ours))}
+    stage_text = _stages(args) if args.stages else ""
+    if "docker-exec" not in skip:
+        results["docker-exec"] = bench_docker_exec(args.runs, args.starts)
+        print("docker exec done", file=sys.stderr)
     if "llm-sandbox" not in skip:
         results["llm-sandbox"] = bench_llm_sandbox(args.runs, args.starts)
         print("llm-sandbox done", file=sys.stderr)
     if "poll-1s" not in skip:
         results["poll-1s"] = bench_poll(args.runs, args.starts)
         print("poll-1s done", file=sys.stderr)
-    throughput = {"medgym": anyio.run(bench_medgym_throughput, args.home, args.clients, args.seconds)}
     throughput.update(throughput_peers(args.clients, args.seconds, skip))
-    print(report(results, throughput))
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    print(report_rounds(rounds, rates) + stage_text + report_peers(results, throughput))
     return 0
 
 

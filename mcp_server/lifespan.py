@@ -108,6 +108,9 @@ async def _start_up(settings: Settings, catalog: Catalog, backend: SandboxBacken
 
     async def reap() -> None:
         engine.append(await anyio.to_thread.run_sync(reap_orphans, backend, abandon_on_cancel=True))
+        if engine[0]:  # while the catalog loads: the episodes it lets start name their image
+            image_id = await anyio.to_thread.run_sync(_image_id, backend, settings.image, abandon_on_cancel=True)
+            recorder.provenance = recorder.provenance.model_copy(update={"image_id": image_id})
 
     async with anyio.create_task_group() as group:
         group.start_soon(reap)
@@ -115,8 +118,6 @@ async def _start_up(settings: Settings, catalog: Catalog, backend: SandboxBacken
     if not engine or not engine[0] or not catalog.ready:
         return
     pool.warm(sandboxes.spec(None))
-    image_id = await anyio.to_thread.run_sync(_image_id, backend, settings.image)
-    recorder.provenance = recorder.provenance.model_copy(update={"image_id": image_id})
 
 
 def _image_id(backend: SandboxBackend, image: str) -> str | None:

@@ -6,6 +6,7 @@ Records name clients by a pseudonym (a hash of their key), never by session id.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,6 +26,7 @@ from trajectory.records import Provenance
 from trajectory.store import RecordStore
 
 log = logging.getLogger(__name__)
+REFERENCES_KEPT = 1024  # episodes whose reference solution is remembered (see `ReferenceCache`)
 
 
 class EpisodeRecording:
@@ -62,9 +64,41 @@ def start_recording(settings: Settings, catalog: Catalog, episodes: EpisodeManag
     return recorder
 
 
+class ReferenceCache:
+    """Each episode's hidden reference solution (stripped; "" when its task has none), asked of the task
+    store once per episode instead of on every run_code: it cannot change while an episode runs. The
+    least recently used episodes are forgotten first (and asked again if they run code again)."""
+
+    def __init__(self, size: int = REFERENCES_KEPT):
+        self._size = size
+        self._references: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    def is_reference(self, tasks: TaskStore, episode_id: str, task_id: str, code: object) -> bool:
+        """Whether `code` is the task's hidden reference solution (an oracle run)."""
+        if not isinstance(code, str):
+            return False
+        reference = self._reference(tasks, episode_id, task_id)
+        return bool(reference) and len(code) >= len(reference) and code.strip() == reference
+
+    def _reference(self, tasks: TaskStore, episode_id: str, task_id: str) -> str:
+        key = (episode_id, task_id)
+        reference = self._references.get(key)
+        if reference is None:
+            try:
+                reference = (tasks.reference_solution(task_id) or "").strip()
+            except UnknownTaskError:
+                reference = ""
+            self._references[key] = reference
+            if len(self._references) > self._size:
+                self._references.popitem(last=False)
+        else:
+            self._references.move_to_end(key)
+        return reference
+
+
 def record_call(
     state: AppState, caller: Caller, tool: str, arguments: dict[str, Any], result: BaseModel | None,
-    error: tuple[str, str] | None, duration_ms: float,
+    error: tuple[str, str] | None, duration_ms: float, references: ReferenceCache,
 ) -> None:
     """Record one call of a per-episode tool under the episode it concerned (if any)."""
     episode_id = _episode_of(tool, result)
@@ -73,19 +107,10 @@ def record_call(
         episode_id = episode.episode_id if episode else None
     if episode_id is None:
         return
-    reference = tool == "run_code" and _is_reference(state.services.store, str(arguments.get("task_id")),
-                                                     arguments.get("code"))
+    reference = tool == "run_code" and references.is_reference(
+        state.services.store, episode_id, str(arguments.get("task_id")), arguments.get("code"))
     message, kind = error if error is not None else (None, None)
     state.recorder.event(episode_id, tool, arguments, result, message, kind, duration_ms, reference)
-
-
-def _is_reference(tasks: TaskStore, task_id: str, code: object) -> bool:
-    """Whether `code` is the task's hidden reference solution (an oracle run)."""
-    try:
-        reference = tasks.reference_solution(task_id)
-    except UnknownTaskError:
-        return False
-    return bool(reference) and isinstance(code, str) and code.strip() == (reference or "").strip()
 
 
 def _episode_of(tool: str, result: BaseModel | None) -> str | None:

@@ -26,8 +26,9 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from mcp_server.identity import caller_of
-from mcp_server.recording import record_call
+from mcp_server.recording import ReferenceCache, record_call
 from mcp_server.state import AppState
+from medgym import stages
 from medgym.errors import (
     ClientError,
     InvalidArgumentError,
@@ -58,17 +59,24 @@ CATALOG_THREADS = 8  # worker threads for synchronous tools, apart from the ones
 
 def register_tools(mcp: MCPServer[AppState], tools: tuple[ToolDef, ...], limits: Limits) -> None:
     limiter = anyio.CapacityLimiter(CATALOG_THREADS)
+    references = ReferenceCache()
     for definition in tools:
         description = inspect.cleandoc(definition.function.__doc__ or "")
-        mcp.add_tool(_wrapper(definition, limits, limiter), name=definition.name, title=definition.title,
+        mcp.add_tool(_wrapper(definition, limits, limiter, references), name=definition.name, title=definition.title,
                      description=description, annotations=ANNOTATIONS[definition.effect], structured_output=True)
 
 
-def _wrapper(definition: ToolDef, limits: Limits, limiter: anyio.CapacityLimiter) -> Callable[..., Any]:
+def _wrapper(definition: ToolDef, limits: Limits, limiter: anyio.CapacityLimiter,
+             references: ReferenceCache) -> Callable[..., Any]:
     function = definition.function
     is_async = inspect.iscoroutinefunction(function)
 
     async def wrapper(ctx: Context[AppState, Any], **arguments: Any) -> Any:
+        with stages.clocked(definition.name):
+            stages.mark("enter")  # the SDK's decoding and validation, when the clock opened before it
+            return await _call(ctx, arguments)
+
+    async def _call(ctx: Context[AppState, Any], arguments: dict[str, Any]) -> Any:
         state: AppState = ctx.request_context.lifespan_context
         call = Call(state.services, caller_of(ctx), _progress(ctx) if is_async else None)
         started = time.perf_counter()
@@ -96,7 +104,8 @@ def _wrapper(definition: ToolDef, limits: Limits, limiter: anyio.CapacityLimiter
         finally:
             if definition.recorded and not refused:
                 record_call(state, call.caller, definition.name, arguments, result, error,
-                            (time.perf_counter() - started) * 1000)
+                            (time.perf_counter() - started) * 1000, references)
+                stages.mark("record")
 
     _declare(wrapper, function, limits)
     return wrapper

@@ -2,8 +2,15 @@
 
 Each container runs the preloaded runner (`sandbox/incontainer/runner.py`) as its main process (PID 1, so
 code inside cannot signal it) and talks to the server over its attach stream. The stream is
-opened with StdinOnce, so when the server goes away (even by SIGKILL) the runner sees EOF,
-exits, and the container stops; orphans left anyway are reaped by label at the next start.
+opened with StdinOnce, so when the server goes away (even by SIGKILL) the runner sees EOF, even
+in the middle of a run, kills the run, exits, and the container stops; orphans left anyway are
+reaped by label at the next start. A run is a request on that stream: `run_async` makes it from
+the event loop without a worker thread, `run` from a thread.
+
+Writable scratch: `/workspace` and `/tmp` (tmpfs of `Limits.workspace_mb` and `tmp_mb`), and
+`/dev/shm` (POSIX shared memory, e.g. multiprocessing's locks: a private tmpfs of `SHM_MB`). All
+three are memory, counted in the container's memory limit, and a run that fills one of them is
+reported with `disk` in `limits_hit`.
 """
 
 from __future__ import annotations
@@ -14,9 +21,13 @@ import logging
 import time
 from typing import Any
 
+import anyio
+import anyio.to_thread
+
+from medgym import stages
 from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
 from sandbox import scripts
-from sandbox.channel import RunnerChannel
+from sandbox.channel import OnWait, RunnerChannel
 from sandbox.contract import (
     FILE_PROBLEMS,
     ExecResult,
@@ -31,10 +42,13 @@ from sandbox.labels import INSTANCE, MANAGED, OWNER, is_orphan, owner_label
 from sandbox.limits import Limits
 
 log = logging.getLogger(__name__)
+_RESULT_FIELDS = tuple(ExecResult.model_fields)
 SANDBOX_USER = "1000:1000"
 READY_TIMEOUT_S = 120.0
 REPLY_GRACE_S = 15.0
 READ_FILE_TIMEOUT_S = 60.0
+PROGRESS_EVERY_S = 5.0  # how often `run_async` calls back while a run goes on
+SHM_MB = 64  # /dev/shm (POSIX shared memory, e.g. multiprocessing's locks): writable scratch of this size
 ENVIRONMENT = {
     "HOME": "/workspace",
     "PYTHONDONTWRITEBYTECODE": "1",
@@ -46,6 +60,10 @@ ENVIRONMENT = {
     "LANG": "C.UTF-8",
     "SANDBOX_PRELOAD": "numpy,pandas",
 }
+
+
+def _run_request(code: str, timeout_s: float, max_output_bytes: int) -> dict[str, Any]:
+    return {"op": "run", "code": code, "timeout": timeout_s, "max_output": max_output_bytes}
 
 
 def host_config_args(spec: SandboxSpec) -> dict[str, Any]:
@@ -64,6 +82,7 @@ def host_config_args(spec: SandboxSpec) -> dict[str, Any]:
         "nano_cpus": int(limits.cpus * 1e9),
         "pids_limit": limits.pids,
         "ipc_mode": "private",
+        "shm_size": f"{SHM_MB}m",  # /dev/shm: bounded, and counted in the container's memory like any tmpfs
         "auto_remove": True,  # a container whose runner exits (server gone) deletes itself
         **network_args(spec.network),
     }
@@ -91,16 +110,40 @@ class DockerSandbox:
         return self._id[:12]
 
     def run(self, code: str, timeout_s: float, max_output_bytes: int) -> ExecResult:
-        if self._closed or self._channel.closed:
-            raise SandboxLostError(f"sandbox {self.sandbox_id} is no longer running")
-        request = {"op": "run", "code": code, "timeout": timeout_s, "max_output": max_output_bytes}
+        self._check_open()
         try:
-            reply = self._channel.request(request, timeout_s + REPLY_GRACE_S)
+            reply = self._channel.request(_run_request(code, timeout_s, max_output_bytes), timeout_s + REPLY_GRACE_S)
         except SandboxLostError as exc:
             raise SandboxLostError(f"{exc}{self._why_stopped()}") from exc
+        return self._result(reply)
+
+    async def run_async(self, code: str, timeout_s: float, max_output_bytes: int,
+                        on_wait: OnWait | None = None) -> ExecResult:
+        """`run` on the event loop: the request and its reply are non-blocking socket I/O;
+        `on_wait(elapsed_s)` is awaited every few seconds while the run goes on."""
+        self._check_open()
+        try:
+            reply = await self._channel.request_async(_run_request(code, timeout_s, max_output_bytes),
+                                                      timeout_s + REPLY_GRACE_S, on_wait, PROGRESS_EVERY_S)
+        except SandboxLostError as exc:
+            why = await anyio.to_thread.run_sync(self._why_stopped)
+            raise SandboxLostError(f"{exc}{why}") from exc
+        stages.mark("request")
+        return self._result(reply)
+
+    def _check_open(self) -> None:
+        if self._closed or self._channel.closed:
+            raise SandboxLostError(f"sandbox {self.sandbox_id} is no longer running")
+
+    def _result(self, reply: dict[str, Any]) -> ExecResult:
         if reply.get("event") != "result":
             raise SandboxError(f"sandbox {self.sandbox_id}: unexpected runner reply {reply.get('event')!r}")
-        return ExecResult.model_validate({k: reply[k] for k in ExecResult.model_fields})
+        result = ExecResult.model_validate({k: reply[k] for k in _RESULT_FIELDS})
+        stages.note("run", result.duration_ms)
+        for name, value in (reply.get("timings") or {}).items():  # the runner's own diagnostics
+            stages.note(name.removesuffix("_ms"), float(value))
+        stages.mark("parse")
+        return result
 
     def read_file(self, path: str, max_bytes: int) -> bytes:
         """A file under /workspace, read by the runner (Docker's archive API cannot see a tmpfs)."""

@@ -77,12 +77,12 @@ def test_oracle_solves_the_whole_pack_and_every_episode_is_recorded(pack_home: P
 
 
 def test_a_wrong_agent_scores_zero(pack_home: Path, tmp_path: Path) -> None:
-    _sample_tasks(pack_home, tmp_path / "tasks.txt", 4)
+    ids = _sample_tasks(pack_home, tmp_path / "tasks.txt", 4)
     result = _eval(pack_home, tmp_path / "wrong", "--agent", "tests.eval_agents:wrong",
                    "--tasks-file", str(tmp_path / "tasks.txt"), "--samples", "2")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = RunDir(tmp_path / "wrong").rows()
-    assert len(rows) == 24 and all(r.submitted and not r.correct for r in rows)
+    assert len(rows) == 2 * len(ids) and all(r.submitted and not r.correct for r in rows)
     assert all(r.run_code_calls == 1 and r.turns == 2 for r in rows)
     _assert_exports_hold_no_ground_truth(pack_home, tmp_path, tmp_path / "wrong", {r.task_id for r in rows})
 

@@ -28,11 +28,24 @@ ALICE, BOB = TOKEN, TOKEN[::-1]
 TASK = "npowerai/train/1"
 
 
+def _data_dir(shared: Path, root: Path) -> Path:
+    """The public task files, with a stand-in MIMIC-III table so that its list answers are solvable here."""
+    root.mkdir()
+    for dataset in shared.iterdir():
+        if dataset.is_dir() and dataset.name != "mimic_iii":
+            (root / dataset.name).symlink_to(dataset)
+    (root / "mimic_iii").mkdir()
+    (root / "mimic_iii" / "train_tasks.jsonl").symlink_to(shared / "mimic_iii" / "train_tasks.jsonl")
+    (root / "mimic_iii" / "patients.csv").write_text("subject_id\n1\n")
+    return root
+
+
 @pytest.fixture
 def server(tmp_path: Path, shared_dir: Path) -> Iterator[tuple[int, Path]]:
     tokens = tmp_path / "tokens"
     tokens.write_text(f"alice {ALICE}\nbob {BOB}\n")
-    proc, port = _start(tmp_path, shared_dir, "127.0.0.1", {
+    data = _data_dir(shared_dir, tmp_path / "data")
+    proc, port = _start(tmp_path, data, "127.0.0.1", {
         "MEDGYM_TOKEN_FILE": str(tokens), "MEDGYM_MAX_SESSIONS_PER_CLIENT": "4", "MEDGYM_MAX_SANDBOXES": "6",
         "MEDGYM_MAX_EPISODES_PER_CLIENT": "4", "MEDGYM_START_WAIT_S": "3"})
     _wait(proc, port, tmp_path / "server.log")

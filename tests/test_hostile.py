@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -203,6 +204,7 @@ def _container_of(pid: str) -> str | None:
 
 async def test_after_the_battery_nothing_is_left_on_the_host(client: Client) -> None:
     await _still_fine(client)
+    await anyio.sleep(0.5)  # a run's child reports before its (killed) process is torn down: let it finish
     host = subprocess.run(["ps", "-eo", "pid=,uid=,args="], capture_output=True, text=True).stdout.splitlines()
     ours = own_containers()
     strays = []

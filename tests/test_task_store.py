@@ -84,7 +84,7 @@ def test_filters_search_and_paging(store: TaskStore) -> None:
 def test_categories(store: TaskStore) -> None:
     categories = {(row.dataset, row.category) for row in store.counts()}
     assert ("npowerai", "One-sample t-test") in categories
-    assert ("mimic_iii", "what is the intake method of {drug_name}?") in categories
+    assert ("mimic_iii", "what is the intake method of <drug>?") in categories
     assert any(d == "treqs" and c.startswith("count:") for d, c in categories)
     assert ("medagentbench", "task1") in categories
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Protocol, runtime_checkable
 
 import anyio
 import anyio.to_thread
 from pydantic import Field
 
+from medgym import stages
 from medgym.errors import InvalidArgumentError, SandboxError, SandboxLostError, SandboxUnavailableError
-from sandbox.contract import ExecResult
+from sandbox.contract import ExecResult, Sandbox
 from sandbox.limits import Limits
 from tools.catalog import task_of
 from tools.context import Call, ProgressCallback
@@ -41,30 +43,47 @@ async def run_code(
     timeout = limits.default_timeout_s if timeout_s is None else timeout_s
     if not 0 < timeout <= limits.max_timeout_s:
         raise InvalidArgumentError(f"timeout_s must be > 0 and at most {limits.max_timeout_s:g} seconds")
-    task_of(call, task_id)
-    episode = call.services.episodes.resolve(task_id, call.caller, episode_id)
+    episode = _episode(call, task_id, episode_id)
+    stages.mark("resolve")
     async with episode.lock:
+        stages.mark("lock")
         episode.touch()
         result = await run_in_sandbox(call, episode, code, timeout)
         episode.touch()
-    return RunResult(**result.model_dump(), note=limits_note(result, timeout, limits), episode_id=episode.episode_id)
+    # `result` is validated already: build the tool's result from its fields without validating them again
+    run = RunResult.model_construct(**result.__dict__, note=limits_note(result, timeout, limits),
+                                    episode_id=episode.episode_id)
+    stages.mark("result")
+    return run
 
 
 def limits_note(result: ExecResult, timeout: float, limits: Limits) -> str | None:
     """The limits a run ran into, in plain words, with what to do about each."""
+    if not result.limits_hit:
+        return None
     notes = {
         "timeout": f"the run was stopped after {timeout:g} s, its timeout_s; pass a larger timeout_s (at most "
                    f"{limits.max_timeout_s:g}) for longer work, or make the code faster",
         "memory": f"the run was killed for using more than the sandbox's {limits.memory_mb} MB of memory; process "
                   "the data in chunks",
         "processes": f"the run reached the sandbox's limit of {limits.pids} processes and threads",
-        "disk": f"/workspace ({limits.workspace_mb} MB) or /tmp ({limits.tmp_mb} MB) is full; delete files you no "
-                "longer need",
+        "disk": f"/workspace ({limits.workspace_mb} MB), /tmp ({limits.tmp_mb} MB) or /dev/shm is full; delete "
+                "files you no longer need",
         "output": f"stdout or stderr went over {limits.max_output_bytes} bytes: the middle was cut (head and tail "
                   "kept); print less, or write to a file in /workspace and print parts of it",
     }
-    said = [notes[name] for name in result.limits_hit if name in notes]
-    return "; ".join(said) + "." if said else None
+    return "; ".join(notes[name] for name in result.limits_hit if name in notes) + "."
+
+
+def _episode(call: Call, task_id: str, episode_id: str | None) -> Episode:
+    """The episode a call refers to. The task store is asked only when the caller has no episode of
+    this task yet: an open episode's task exists (it was checked when the episode opened)."""
+    episodes = call.services.episodes
+    episode = episodes.peek(task_id, call.caller, episode_id)
+    if episode is None:
+        task_of(call, task_id)
+        episode = episodes.resolve(task_id, call.caller, episode_id)
+    return episode
 
 
 async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float) -> ExecResult:
@@ -74,10 +93,9 @@ async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float
         sandbox = await episodes.sandbox(episode, call.progress)
     except SandboxUnavailableError as exc:
         raise SandboxUnavailableError(f"medgym could not start a sandbox: {exc}") from None
+    stages.mark("sandbox")
     try:
-        return await _with_progress(
-            lambda: sandbox.run(code, timeout, call.services.limits.max_output_bytes), timeout, call.progress,
-            episodes.threads)
+        return await _run(sandbox, code, timeout, call, episodes.threads)
     except SandboxLostError as exc:
         await episodes.drop_sandbox(episode)
         raise SandboxLostError(
@@ -89,13 +107,49 @@ async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float
         raise SandboxError(f"sandbox failure, not a problem with your code: {exc}") from None
 
 
-async def _with_progress(
-    run: Callable[[], ExecResult], timeout: float, on_progress: ProgressCallback | None,
-    limiter: anyio.CapacityLimiter,
-) -> ExecResult:
-    """Run the blocking call in a worker thread, reporting elapsed time every few seconds."""
-    if on_progress is None:
-        return await anyio.to_thread.run_sync(run, limiter=limiter)
+@runtime_checkable
+class AsyncSandbox(Protocol):
+    """A sandbox that can also run code on the event loop (the Docker backend's non-blocking channel),
+    calling `on_wait(elapsed_s)` every few seconds while the run goes on."""
+
+    async def run_async(self, code: str, timeout_s: float, max_output_bytes: int,
+                        on_wait: Callable[[float], Awaitable[None]] | None = None) -> ExecResult: ...
+
+
+async def _run(sandbox: Sandbox, code: str, timeout: float, call: Call, limiter: anyio.CapacityLimiter) -> ExecResult:
+    """The run, reporting elapsed time every few seconds: on the event loop when the sandbox can (its
+    wait reports progress, no other task is needed), else in a worker thread beside a ticker task."""
+    max_output = call.services.limits.max_output_bytes
+    progress = _Progress(call.progress, timeout)
+    if isinstance(sandbox, AsyncSandbox):
+        return await sandbox.run_async(code, timeout, max_output, progress if call.progress else None)
+    run = functools.partial(anyio.to_thread.run_sync, functools.partial(sandbox.run, code, timeout, max_output),
+                            limiter=limiter)
+    if call.progress is None:
+        return await run()
+    return await _with_ticker(run, progress)
+
+
+class _Progress:
+    """Reports `elapsed` seconds of a run to the caller; a caller that cannot take it is told no more."""
+
+    def __init__(self, on_progress: ProgressCallback | None, timeout: float):
+        self._on_progress = on_progress
+        self._timeout = timeout
+
+    async def __call__(self, elapsed: float) -> None:
+        if self._on_progress is None:
+            return
+        try:
+            await self._on_progress(elapsed, self._timeout,
+                                    f"running: {elapsed:.0f} s of at most {self._timeout:g} s")
+        except Exception as exc:  # a client that cannot take progress must not fail the run
+            log.debug("progress notification failed: %s", exc)
+            self._on_progress = None
+
+
+async def _with_ticker(run: Callable[[], Awaitable[ExecResult]], progress: _Progress) -> ExecResult:
+    """Await the run while a ticker task reports progress every few seconds."""
     outcome: list[ExecResult] = []
     failure: list[BaseException] = []
     async with anyio.create_task_group() as group:
@@ -105,15 +159,11 @@ async def _with_progress(
             while True:
                 await anyio.sleep(PROGRESS_INTERVAL_S)
                 elapsed += PROGRESS_INTERVAL_S
-                try:
-                    await on_progress(elapsed, timeout, f"running: {elapsed:.0f} s of at most {timeout:g} s")
-                except Exception as exc:  # a client that cannot take progress must not fail the run
-                    log.debug("progress notification failed: %s", exc)
-                    return
+                await progress(elapsed)
 
         group.start_soon(ticker)
         try:
-            outcome.append(await anyio.to_thread.run_sync(run, limiter=limiter))
+            outcome.append(await run())
         except Exception as exc:  # re-raised below, outside the task group (which would wrap it in a group)
             failure.append(exc)
         finally:

@@ -83,11 +83,11 @@ class Catalog:
         configured wait."""
         deadline = time.monotonic() + share * (WAIT_S if self.wait_s is None else self.wait_s)
         while not self._ready.is_set() and time.monotonic() < deadline:
-            with anyio.move_on_after(min(2.0, max(0.0, deadline - time.monotonic()))):
-                await self._ready.wait()
-            if on_progress is not None and not self._ready.is_set():
+            if on_progress is not None:  # at once, then every 2 s: the client sees why it waits
                 try:
                     await on_progress(float(self.progress.done), float(self.progress.total) or None,
                                       self.progress.describe())
                 except Exception as exc:  # a client that cannot take progress must not fail the call
                     log.debug("progress notification failed: %s", exc)
+            with anyio.move_on_after(min(2.0, max(0.0, deadline - time.monotonic()))):
+                await self._ready.wait()

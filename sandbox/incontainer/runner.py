@@ -1,4 +1,4 @@
-"""The in-container runner: the sandbox container's main process.
+"""The in-container runner: the sandbox container's main process (PID 1 of its PID namespace).
 
 It is started as `python3 -u -c <this source>` (so the image needs nothing of medgym's), imports
 the scientific stack once, then serves requests read as JSON lines on stdin and answers with
@@ -6,13 +6,27 @@ JSON lines on the original stdout, both carried by the container's attach stream
 
 Each `run` request executes its code in a fresh forked child with the semantics of
 `python script.py`: fresh globals, `__name__ == "__main__"`, cwd `/workspace`, `sys.argv` set,
-tracebacks with source lines. The child gets its own session and process group; when it ends
-(or the timeout fires) every other process in the container is killed, so nothing a run starts
-outlives it. Output is captured through pipes and capped while streaming (head and tail kept).
-The child raises its OOM score so the kernel's OOM killer picks it (never the runner).
+tracebacks with source lines. The child is forked ahead of time (a spare, set up and waiting
+for its code) so a run starts without a fork. Output is captured through pipes and capped while
+streaming (head and tail kept). The child raises its OOM score so the kernel's OOM killer picks
+it (never the runner).
+
+A run ends when its child exits, when the timeout fires, when the child reports its exit status
+on the status pipe (just before it exits, so the reply need not wait for the teardown of its
+address space), or when the server goes away (stdin closes: the runner kills the run and exits
+at once). Whichever comes first, every other process in the container is then SIGKILLed at once
+(`kill_all`), so nothing a run starts outlives it. The status pipe is inherited by the code
+(nothing inside a process can hide it from that process), so reporting a status is made to mean
+exactly "end this run now": code that writes one ends its own run, as `os._exit` would.
+
+The runner blocks every signal it can (they stay pending, never acted on), so code that signals
+PID 1 cannot stop it (the kernel drops SIGKILL and SIGSTOP from inside the namespace for its init);
+children unblock them, with Python's own dispositions, as `python script.py` has them.
 
 Only the standard library is used here: this file must run on any Python 3.9+.
 """
+
+import __future__  # noqa: F401 - loaded here, so a `from __future__` in a run never looks in /workspace
 
 import atexit
 import base64
@@ -21,6 +35,7 @@ import gc
 import json
 import linecache
 import os
+import resource
 import select
 import signal
 import stat
@@ -34,6 +49,7 @@ WORKSPACE = "/workspace"
 PRELOAD_DEFAULT = "numpy,pandas"
 TAIL_BYTES = 8192
 SWEEP_SECONDS = 3.0
+UNCATCHABLE = {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}  # SIGCHLD: the runner waits for its children
 
 
 def _send(fd, message):
@@ -72,13 +88,15 @@ def _oom_kills():
     return None
 
 
-def _set_dumpable(flag):
+def _set_dumpable(flag, _libc=[]):  # noqa: B006 - the C library, loaded once (children inherit it)
     """prctl(PR_SET_DUMPABLE): a non-dumpable runner cannot be ptrace-attached (or have its /proc
     files read) by the code it runs, although that code runs under the same uid."""
     try:
-        import ctypes
+        if not _libc:
+            import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(4, int(flag), 0, 0, 0)
+            _libc.append(ctypes.CDLL(None, use_errno=True))
+        _libc[0].prctl(4, int(flag), 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
@@ -97,7 +115,7 @@ def _pids_max_events():
     return None
 
 
-def _full_filesystems(paths=("/workspace", "/tmp")):
+def _full_filesystems(paths=("/workspace", "/tmp", "/dev/shm")):
     """The writable filesystems that are (nearly) full after a run."""
     full = []
     for path in paths:
@@ -111,12 +129,9 @@ def _full_filesystems(paths=("/workspace", "/tmp")):
 
 
 def _other_pids(exclude=None):
+    """Every process of the container (zombies included) but the runner and `exclude`."""
     mine = {1, os.getpid(), exclude}
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) not in mine:
-            pids.append(int(entry))
-    return pids
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and int(entry) not in mine]
 
 
 def _reap():
@@ -129,29 +144,56 @@ def _reap():
             return
 
 
-def sweep(exclude=None):
-    """SIGKILL every process in the container but the runner (and `exclude`), until none is left."""
+def kill_all():
+    """SIGKILL every process in the container but the runner.
+
+    kill(-1) from PID 1 reaches every other process of its PID namespace (they all run as the
+    runner's user) and none outside it. The kernel signals them all at once, under the lock that
+    fork() takes to add a process, and a fork interrupted by a fatal signal creates nothing: unlike
+    a scan of /proc, nothing escapes by forking in a loop or leaving its session or process group.
+    (A cgroup kill is not possible here: the container's cgroup filesystem is read-only and the
+    runner has no capabilities; a PID namespace of its own per run needs CAP_SYS_ADMIN.)
+    """
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:  # ESRCH: no other process
+        pass
+
+
+def settle(keep=None, last_child=None):
+    """After `kill_all`: wait until no process but the runner (and `keep`, the next spare) is left,
+    reaping what it inherits. `last_child` is the (pid, pidfd) of the run's child, waited for first.
+    Returns how many processes were still there at the deadline (0 normally)."""
     deadline = time.monotonic() + SWEEP_SECONDS
+    if last_child is not None:
+        pid, pidfd = last_child
+        if pidfd is not None:
+            select.select([pidfd], [], [], SWEEP_SECONDS)
+            os.close(pidfd)
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    pause = 0.0001
     while True:
-        pids = _other_pids(exclude)
-        live = []
-        for pid in pids:
-            try:
-                with open("/proc/%d/stat" % pid) as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if state == "Z":  # a zombie is already dead; its parent (init or us) reaps it
-                continue
-            live.append(pid)
+        _reap()
+        left = _other_pids(keep)
+        if not left or time.monotonic() > deadline:
+            return len(left)
+        for pid in left:  # stragglers only (zombies not yet reparented, or teardowns): kill_all is the rule
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        _reap()
-        if not live or time.monotonic() > deadline:
-            return len(live)
-        time.sleep(0.0005)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
+
+
+def block_signals():
+    """Block every signal that can be blocked (but SIGCHLD): one sent to the runner stays pending and
+    is never acted on. Returns the mask to give children back: one call in each child, which keeps
+    Python's own dispositions (the runner never changes them) and so runs code like `python script.py`."""
+    return signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - UNCATCHABLE)
 
 
 class _Capture:
@@ -192,43 +234,56 @@ class Spare:
     """A child forked ahead of time, set up and waiting for its code: a run starts without a fork.
 
     File descriptors in the child: 0 /dev/null, 1 and 2 the output pipes, 3 the code pipe (read
-    until EOF, then closed), 4 the status pipe (the exit status is written there just before exit,
-    after stdout and stderr are closed, so the runner can answer without waiting for teardown).
+    until EOF, then closed), 4 the status pipe (the exit status and the child's own timings are
+    written there just before exit, after stdout and stderr are closed).
     """
 
-    def __init__(self):
+    def __init__(self, signals):
         code_r, self.code_w = os.pipe()
         self.status_r, status_w = os.pipe()
         self.out_r, out_w = os.pipe()
         self.err_r, err_w = os.pipe()
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except OSError:  # e.g. the process limit, still held by the last run's dying processes
+            for fd in (code_r, self.code_w, self.status_r, status_w, self.out_r, out_w, self.err_r, err_w):
+                os.close(fd)
+            raise
         if self.pid == 0:
-            _child(code_r, status_w, out_w, err_w)
+            _child(code_r, status_w, out_w, err_w, signals)
         for fd in (code_r, status_w, out_w, err_w):
             os.close(fd)
+        self.pidfd = _pidfd(self.pid)
 
     def send(self, payload):
         view = memoryview(payload)
         while view:
             view = view[os.write(self.code_w, view):]
         os.close(self.code_w)
+        self.code_w = None
+
+    def close_pipes(self):
+        for fd in (self.code_w, self.status_r, self.out_r, self.err_r):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     def discard(self):
-        for fd in (self.code_w, self.status_r, self.out_r, self.err_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self.close_pipes()
         try:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
         except (OSError, ChildProcessError):
             pass
+        if self.pidfd is not None:
+            os.close(self.pidfd)
 
 
-def _child(code_r, status_w, out_w, err_w):
+def _child(code_r, status_w, out_w, err_w, signals):
     """In the forked child: set up, wait for the code, run it as `python script.py`, never return."""
-    status = 1
+    status, times = 1, [0.0, 0.0, 0.0, 0, 0]
     try:
         _set_dumpable(1)  # the child is an ordinary process again (its own /proc files, its OOM score)
         os.setsid()
@@ -245,19 +300,22 @@ def _child(code_r, status_w, out_w, err_w):
                 f.write("1000")
         except OSError:
             pass
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, signals)
         os.chdir(os.environ.get("SANDBOX_WORKDIR", "/workspace"))
-        request = _read_all(3)
-        os.close(3)
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        _warm()
+        times[0], times[3] = time.monotonic(), _faults()  # set up: from here on the spare waits for its code
+        request = _read_all(3)
+        os.close(3)
+        times[1] = time.monotonic()
         message = json.loads(request.decode("utf-8"))
         status = _execute(message["code"], message["filename"])
     except BaseException:
         status = 1
     finally:
+        times[2], times[4] = time.monotonic(), _faults()
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -267,10 +325,23 @@ def _child(code_r, status_w, out_w, err_w):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
-            os.write(4, b"%d\n" % status)
+            os.write(4, b"%d %.6f %.6f %.6f %d %d\n" % (status, *times))
         except BaseException:
             pass
         os._exit(status)
+
+
+def _warm():
+    """Before the code arrives, do what every run does first (read a request, compile, execute, write):
+    the pages of the runner's heap this touches are copied (copy-on-write) now, not while a run waits."""
+    try:
+        message = json.loads(json.dumps({"code": "pass\n", "filename": "<warm-up>"}))
+        namespace = {"__name__": "__main__", "__builtins__": builtins}
+        exec(compile(message["code"], message["filename"], "exec", dont_inherit=True), namespace)
+        sys.stdout.write("")
+        sys.stdout.flush()
+    except Exception:
+        pass
 
 
 def _read_all(fd):
@@ -321,18 +392,54 @@ def _exit_status(exc):
     return 1
 
 
+class Input:
+    """The runner's stdin: requests as JSON lines. End of file means the server is gone."""
+
+    def __init__(self, fd=0):
+        self.fd = fd
+        self.buffer = bytearray()
+        self.closed = False
+
+    def fill(self):
+        chunk = os.read(self.fd, 1 << 20)
+        if chunk:
+            self.buffer += chunk
+        else:
+            self.closed = True
+
+    def next_line(self):
+        """The next complete line (blocking until one arrives), or None at end of file."""
+        while True:
+            newline = self.buffer.find(b"\n")
+            if newline >= 0:
+                line = bytes(self.buffer[:newline])
+                del self.buffer[: newline + 1]
+                return line
+            if self.closed:
+                return None
+            self.fill()
+
+
+class ServerGone(Exception):
+    """The runner's input closed during a run: the server is gone (or killed)."""
+
+
 class Runner:
     """Serves run requests one at a time, always keeping one spare child ready."""
 
-    def __init__(self):
+    def __init__(self, stdin, signals):
+        self.stdin = stdin
+        self.signals = signals
         self.counter = 0
-        self.pending = None  # (pid, pidfd) of the last run's child, exiting on its own after reporting
-        self.spare = Spare()
+        self.last_child = None  # (pid, pidfd) of the last run's child, killed, reaped by `after_reply`
+        self.busy_ms = 0.0  # how long the next request may have waited for `after_reply` (diagnostics)
+        self.counters = None  # (OOM kills, process-limit hits) of the container, read while idle
+        self.spare = Spare(signals)
 
     def _take_spare(self, payload):
         """The spare child, given its code (a spare that died meanwhile is replaced)."""
         for _ in range(2):
-            spare, self.spare = self.spare or Spare(), None
+            spare, self.spare = self.spare or Spare(self.signals), None
             try:
                 spare.send(payload)
                 return spare
@@ -341,28 +448,36 @@ class Runner:
         raise RuntimeError("could not start a child process")
 
     def run(self, request):
+        received = time.monotonic()
         self.counter += 1
         timeout = float(request.get("timeout", 30.0))
         cap = int(request.get("max_output", 65536))
         filename = "/workspace/<run-%d>.py" % self.counter
         payload = json.dumps({"code": request.get("code", ""), "filename": filename}).encode("utf-8")
-        self._retire_pending()
-        oom_before = _oom_kills()
-        pids_before = _pids_max_events()
+        oom_before, pids_before = self.counters or _counters()
+        self.counters = None
         start = time.monotonic()
         child = self._take_spare(payload)
         captures = {child.out_r: _Capture(cap), child.err_r: _Capture(cap)}
-        pidfd = _pidfd(child.pid)
-        outcome = _watch_loop(child, pidfd, captures, start + timeout)
+        outcome = _watch_loop(child, captures, start + timeout, self.stdin)
         duration = time.monotonic() - start
-        sweep(exclude=child.pid if outcome.reported else None)
-        if outcome.reported:
-            self.pending = (child.pid, pidfd)
-        elif pidfd is not None:
-            os.close(pidfd)
+        kill_all()  # the run is over, whatever its child said: nothing it started outlives it
+        if outcome.server_gone:
+            raise ServerGone()
+        if outcome.timed_out:  # the child's status once it is dead
+            outcome.exit_code = _exit_code(child.pid)
+            child.pidfd = _close(child.pidfd)
+        if outcome.reported:  # the child is dying now: `after_reply` reaps it
+            self.last_child, child.pidfd = (child.pid, child.pidfd), None
         _drain(captures, time.monotonic() + 1.0)
-        for fd in (child.out_r, child.err_r, child.status_r):
-            os.close(fd)
+        child.close_pipes()
+        reply = self._reply(request, outcome, captures[child.out_r], captures[child.err_r], duration,
+                            oom_before, pids_before)
+        reply["timings"] = _timings(outcome, start, received, start + duration)
+        reply["timings"]["busy_ms"], self.busy_ms = self.busy_ms, 0.0
+        return reply
+
+    def _reply(self, request, outcome, out, err, duration, oom_before, pids_before):
         oom_killed = False
         if not outcome.reported and not outcome.timed_out:
             oom_after = _oom_kills()
@@ -370,7 +485,6 @@ class Runner:
                 oom_killed = oom_after > oom_before
             else:
                 oom_killed = outcome.exit_code == -signal.SIGKILL
-        out, err = captures[child.out_r], captures[child.err_r]
         pids_after = _pids_max_events()
         limits = [name for name, hit in (
             ("timeout", outcome.timed_out), ("memory", oom_killed),
@@ -392,42 +506,38 @@ class Runner:
         }
 
     def after_reply(self):
-        """Off the critical path: kill what the run left behind, fork the next spare, and reap the run's
-        own child once it has torn down its address space (a few ms; if it takes longer, e.g. because
-        something impersonated it, it is killed at the next run)."""
-        sweep(exclude=self.pending[0] if self.pending else None)
+        """Off the critical path: fork the next spare (its set-up overlaps what follows), then wait
+        until every process of the last run is gone (killed already; this reaps them)."""
+        last, self.last_child = self.last_child, None
         if self.spare is None:
-            self.spare = Spare()
-        if self.pending is not None and self.pending[1] is not None:
-            pid, pidfd = self.pending
-            ready, _, _ = select.select([pidfd], [], [], 0.05)
-            if ready:
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
-                os.close(pidfd)
-                self.pending = None
-
-    def _retire_pending(self):
-        """SIGKILL the previous run's child through its pidfd (safe against pid reuse): it is
-        exiting anyway, unless something that inherited its status pipe impersonated it."""
-        if self.pending is None:
-            return
-        pid, pidfd = self.pending
-        self.pending = None
-        if pidfd is not None:
             try:
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            except OSError:
+                self.spare = Spare(self.signals)
+            except OSError:  # the dying processes still hold the process limit: after `settle`
                 pass
-            select.select([pidfd], [], [], SWEEP_SECONDS)  # normally already exited: returns at once
-            os.close(pidfd)
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        _reap()
+        settle(keep=self.spare.pid if self.spare else None, last_child=last)
+        if self.spare is None:
+            self.spare = Spare(self.signals)
+        self.counters = _counters()  # nothing runs until the next request: the next run's starting values
+
+    def note_busy(self, since):
+        """If the next request already waits, it waited (at most) this long for `after_reply`: its
+        reply says so (`busy_ms`), to show whether back-to-back runs wait for the runner."""
+        waiting = bool(self.stdin.buffer) or bool(select.select([self.stdin.fd], [], [], 0)[0])
+        self.busy_ms = round((time.monotonic() - since) * 1000.0, 3) if waiting else 0.0
+
+    def recover(self):
+        """After a failure of the runner itself: end whatever runs; the next run forks a new spare."""
+        kill_all()
+        last, self.last_child = self.last_child, None
+        settle(last_child=last)
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            spare.close_pipes()
+            _close(spare.pidfd)
+
+
+def _counters():
+    return _oom_kills(), _pids_max_events()
 
 
 def _pidfd(pid):
@@ -437,21 +547,67 @@ def _pidfd(pid):
         return None
 
 
+def _close(fd):
+    if fd is not None:
+        os.close(fd)
+
+
+def _exit_code(pid):
+    """The exit status of a child being killed (blocks until it is dead)."""
+    try:
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+    except ChildProcessError:
+        return -signal.SIGKILL
+
+
+def _timings(outcome, start, received, over):
+    """Where the run's time went, in ms, for the server's stage log (diagnostics only: the child
+    reports its side of it on the status pipe, which its code could write too)."""
+    now = time.monotonic()
+    timings = {"runner_ms": _ms(now - received), "prepare_ms": _ms(start - received), "collect_ms": _ms(now - over)}
+    if outcome.child_times is not None:
+        ready, began, ended, faults_ready, faults_end = outcome.child_times
+        timings["spare_wait_ms"] = _ms(ready - start)
+        timings["start_ms"] = _ms(began - max(start, ready))
+        timings["exec_ms"] = _ms(ended - began)
+        timings["report_ms"] = _ms(over - ended)  # the child's exit status written, and the runner woken
+        timings["faults_setup"], timings["faults_run"] = faults_ready, faults_end - faults_ready
+    return timings
+
+
+def _ms(seconds):
+    return round(max(0.0, seconds) * 1000.0, 3)
+
+
+def _faults():
+    """Page faults of this process so far (mostly copy-on-write copies of the runner's pages)."""
+    try:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    except (OSError, ValueError):
+        return 0
+
+
 class _Outcome:
-    def __init__(self, exit_code, reported, timed_out):
+    def __init__(self, exit_code=None, reported=False, timed_out=False, server_gone=False, child_times=None):
         self.exit_code = exit_code
-        self.reported = reported  # the child wrote its status (it is exiting on its own)
+        self.reported = reported  # the child wrote its status (the run ended then)
         self.timed_out = timed_out
+        self.server_gone = server_gone
+        self.child_times = child_times  # (set up, code received, code done), from the child's status line
 
 
-def _watch_loop(child, pidfd, captures, deadline):
+def _watch_loop(child, captures, deadline, stdin):
+    """Stream the run's output until its child reports, exits, the timeout fires, or stdin closes."""
     open_fds = list(captures)
     status_open = True
+    pidfd = child.pidfd
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return _Outcome(_kill_run(child.pid), False, True)
-        watched = open_fds + ([child.status_r] if status_open else []) + ([pidfd] if pidfd is not None else [])
+            return _Outcome(timed_out=True)
+        watched = open_fds + [fd for fd, on in ((child.status_r, status_open), (pidfd, pidfd is not None),
+                                                (stdin.fd, not stdin.closed)) if on]
         ready, _, _ = select.select(watched, [], [], remaining if pidfd is not None else min(remaining, 0.01))
         for fd in ready:
             if fd in captures:
@@ -460,29 +616,32 @@ def _watch_loop(child, pidfd, captures, deadline):
                     captures[fd].add(chunk)
                 else:
                     open_fds.remove(fd)
+        if stdin.fd in ready:
+            stdin.fill()  # a request sent meanwhile waits in the buffer; end of file ends everything
+            if stdin.closed:
+                return _Outcome(server_gone=True)
         if status_open and child.status_r in ready:
-            data = os.read(child.status_r, 64)
             status_open = False
-            if data.strip().isdigit():
-                return _Outcome(int(data), True, False)
+            reported = _parse_status(os.read(child.status_r, 256))
+            if reported is not None:
+                return _Outcome(reported[0], reported=True, child_times=reported[1])
         if pidfd is None or pidfd in ready:
             done, status = os.waitpid(child.pid, os.WNOHANG)
             if done:
-                return _Outcome(os.waitstatus_to_exitcode(status), False, False)
+                child.pidfd = _close(pidfd)
+                return _Outcome(os.waitstatus_to_exitcode(status))
 
 
-def _kill_run(pid):
+def _parse_status(data):
+    """(exit status, child timings or None) from a status line, or None when it is not one."""
+    parts = data.split()
+    if not parts or not parts[0].isdigit():
+        return None
     try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    try:
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-    except ChildProcessError:
-        code = -signal.SIGKILL
-    sweep()
-    return code
+        times = tuple(float(p) for p in parts[1:6])
+    except ValueError:
+        times = ()
+    return int(parts[0]) & 0xFF, times if len(times) == 5 else None
 
 
 def _drain(captures, deadline):
@@ -547,11 +706,12 @@ def read_file(request):
 
 def main():
     if os.getpid() != 1:
-        # Outside its container the runner's process sweep would SIGKILL every process it can see.
+        # Outside its container the runner's kill(-1) would SIGKILL every process its user owns.
         sys.stderr.write("medgym runner: refusing to start: it must be the container's main process (PID 1)\n")
         sys.exit(2)
-    if sys.path and sys.path[0] in ("", os.getcwd()):
-        del sys.path[0]  # the runner itself never imports from /workspace (agent runs put it back, see _execute)
+    writable = ("", ".", os.getcwd(), "/workspace", "/tmp")
+    sys.path[:] = [p for p in sys.path if p not in writable]  # the runner never imports from where code writes
+    signals = block_signals()
     _set_dumpable(0)
     proto = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -560,9 +720,15 @@ def main():
     _send(proto, {"event": "ready", "protocol": PROTOCOL, "pid": os.getpid(),
                   "preloaded": loaded, "preload_failed": failed})
     gc.freeze()  # keep the preloaded heap shared with forked children (no copy-on-write by the GC)
-    runner = Runner()
-    stdin = os.fdopen(0, "rb", buffering=1 << 16)
-    for line in stdin:
+    serve(Runner(Input(0), signals), proto)
+    kill_all()
+
+
+def serve(runner, proto):
+    while True:
+        line = runner.stdin.next_line()
+        if line is None:
+            return
         if not line.strip():
             continue
         try:
@@ -572,17 +738,29 @@ def main():
             continue
         op = request.get("op")
         if op == "run":
-            _send(proto, runner.run(request))
-            runner.after_reply()
+            try:
+                reply = runner.run(request)
+            except ServerGone:
+                return
+            except Exception as exc:  # e.g. no process could be forked: say so, and carry on
+                _send(proto, {"event": "error", "id": request.get("id"), "message": "runner failure: %r" % exc})
+                runner.recover()
+                continue
+            _send(proto, reply)
+            finished = time.monotonic()
+            try:
+                runner.after_reply()
+            except OSError:  # no spare could be forked now: the next run tries again
+                pass
+            runner.note_busy(finished)
         elif op == "ping":
             _send(proto, {"event": "pong", "id": request.get("id")})
         elif op == "read_file":
             _send(proto, read_file(request))
         elif op == "exit":
-            break
+            return
         else:
             _send(proto, {"event": "error", "id": request.get("id"), "message": "unknown op %r" % op})
-    sweep()
 
 
 if __name__ == "__main__":

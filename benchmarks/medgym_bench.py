@@ -1,0 +1,226 @@
+"""medgym's side of the latency benchmark: a medgym source tree served over stdio, through the MCP client.
+
+Each server is `benchmarks/serve_with_noop.py` run with the tree on PYTHONPATH: `medgym serve` plus a
+no-op tool, so the floor (what any tool call costs through this server) is measured in the same
+session as run_code. Any medgym tree can be measured, e.g. a worktree of an older commit, to give
+before/after figures on the same machine at the same time.
+
+With a stage file, the server logs one line per call (`medgym.stages`, see `medgym/stages.py`) and
+`stage_table` turns the lines into a per-stage breakdown of a run_code and a no-op call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+IMAGE = os.environ.get("MEDGYM_IMAGE", "medgym-sandbox:0.1.0")
+LAUNCHER = Path(__file__).with_name("serve_with_noop.py")
+TRIVIAL = "print(1)"
+MAKE_CSV = (
+    "import numpy as np, pandas as pd\n"
+    "rng = np.random.default_rng(0)\n"
+    "pd.DataFrame({'g': rng.integers(0, 100, 50_000), 'x': rng.normal(size=50_000)}).to_csv('data.csv', index=False)\n"
+)
+PANDAS = "import pandas as pd\ndf = pd.read_csv('data.csv')\nprint(round(df.groupby('g')['x'].mean().sum(), 6))\n"
+BLOCK = 10  # calls of one tool in a row; blocks of the no-op and of run_code alternate
+Stages = dict[str, float]
+
+
+@dataclass
+class Latency:
+    """One session's timings in seconds: the no-op tool and workloads a, b, c; stages per call (ms)."""
+
+    noop: list[float] = field(default_factory=list)
+    a: list[float] = field(default_factory=list)
+    b: list[float] = field(default_factory=list)
+    c: list[float] = field(default_factory=list)
+    stages: dict[str, list[Stages]] = field(default_factory=dict)
+
+
+def server(home: Path, tree: Path, stages_file: Path | None = None) -> StdioServerParameters:
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "MEDGYM_HOME": str(home), "MEDGYM_IMAGE": IMAGE,
+           "MEDGYM_LOG_LEVEL": "WARNING", "PYTHONPATH": str(tree)}
+    if stages_file is not None:
+        env["MEDGYM_BENCH_STAGES"] = str(stages_file)
+    return StdioServerParameters(command=sys.executable, args=[str(LAUNCHER)], env=env, cwd=str(tree))
+
+
+async def task_ids(client: Client, count: int) -> list[str]:
+    ids: list[str] = []
+    for dataset in ("medgym_power", "medgym_calc"):
+        page = await client.call_tool("list_tasks", {"dataset": dataset, "limit": 200})
+        ids += [t["task_id"] for t in (page.structured_content or {})["tasks"]]
+    return ids[:count]
+
+
+async def run(client: Client, task_id: str, code: str) -> float:
+    started = time.perf_counter()
+    result = await client.call_tool("run_code", {"task_id": task_id, "code": code})
+    elapsed = time.perf_counter() - started
+    if result.is_error or (result.structured_content or {}).get("exit_code") != 0:
+        raise RuntimeError(f"medgym run failed: {result.content}")
+    return elapsed
+
+
+async def noop(client: Client) -> float:
+    started = time.perf_counter()
+    result = await client.call_tool("noop", {})
+    elapsed = time.perf_counter() - started
+    if result.is_error:
+        raise RuntimeError(f"no-op failed: {result.content}")
+    return elapsed
+
+
+async def _wait_for_pool() -> None:
+    await anyio.sleep(3.0)  # the warm pool refills in the background after each episode start
+
+
+async def latency(home: Path, trees: dict[str, Path], runs: int, starts: int,
+                  stages_file: Path | None = None) -> dict[str, Latency]:
+    """Every tree's server at once, measured in turns: blocks of no-op calls and of trivial run_code
+    calls alternate, tree after tree, so all of them see the same moments of a noisy machine. Then
+    workload b, then c (episode starts), in turns too."""
+    out = {name: Latency() for name in trees}
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {name: await stack.enter_async_context(
+            Client(server(home, tree, stages_file), read_timeout_seconds=300)) for name, tree in trees.items()}
+        ids = {name: await task_ids(client, starts + 1) for name, client in clients.items()}
+        await _wait_for_pool()
+        for name, client in clients.items():
+            await run(client, ids[name][0], MAKE_CSV)
+            for _ in range(3):
+                await run(client, ids[name][0], TRIVIAL)
+                await noop(client)
+        seen = _lines(stages_file)
+        while len(out[next(iter(trees))].a) < runs:
+            for name, client in clients.items():
+                out[name].noop += [await noop(client) for _ in range(BLOCK)]
+                out[name].a += [await run(client, ids[name][0], TRIVIAL) for _ in range(BLOCK)]
+        for name in trees:
+            out[name].stages = read_stages(stages_file, seen)  # only one tree logs stages (see `stage_table`)
+        for _ in range(max(10, runs // 4)):
+            for name, client in clients.items():
+                out[name].b.append(await run(client, ids[name][0], PANDAS))
+        for index in range(1, starts + 1):
+            await _wait_for_pool()
+            turn = list(clients.items())
+            for name, client in turn if index % 2 else reversed(turn):  # who goes first alternates
+                out[name].c.append(await run(client, ids[name][index], TRIVIAL))
+    return out
+
+
+async def _client_loop(home: Path, tree: Path, deadline: list[float], counts: list[int], errors: list[int],
+                       ready: anyio.Event, go: anyio.Event) -> None:
+    async with Client(server(home, tree), read_timeout_seconds=300) as client:
+        task_id = (await task_ids(client, 1))[0]
+        await run(client, task_id, TRIVIAL)
+        ready.set()
+        await go.wait()
+        while time.perf_counter() < deadline[0]:
+            try:
+                await run(client, task_id, TRIVIAL)
+                counts.append(1)
+            except Exception:
+                errors.append(1)
+
+
+async def throughput(home: Path, tree: Path, clients: int, seconds: float) -> tuple[float, int]:
+    """Aggregate trivial runs per second of `clients` concurrent clients (each with its own server)."""
+    counts: list[int] = []
+    errors: list[int] = []
+    deadline = [0.0]
+    go = anyio.Event()
+    readies = [anyio.Event() for _ in range(clients)]
+    async with anyio.create_task_group() as group:
+        for ready in readies:
+            group.start_soon(_client_loop, home, tree, deadline, counts, errors, ready, go)
+        for ready in readies:
+            await ready.wait()
+        deadline[0] = time.perf_counter() + seconds
+        go.set()
+    return len(counts) / seconds, len(errors)
+
+
+# -- the per-stage breakdown --------------------------------------------------------------------
+def _lines(path: Path | None) -> int:
+    if path is None or not path.exists():
+        return 0
+    with path.open() as handle:
+        return sum(1 for _ in handle)
+
+
+def read_stages(path: Path | None, skip: int) -> dict[str, list[Stages]]:
+    """The stage lines logged after the first `skip` lines, per tool (`total` is the server's whole time)."""
+    found: dict[str, list[Stages]] = {}
+    if path is None or not path.exists():
+        return found
+    with path.open() as handle:
+        for line in list(handle)[skip:]:
+            tool, rest = line.split(" ", 1)
+            total, _, fields = rest.partition(" ms: ")
+            stages = {"total": float(total)}
+            for part in fields.replace("|", " ").split():
+                name, _, value = part.partition("=")
+                stages[name] = float(value)
+            found.setdefault(tool, []).append(stages)
+    return found
+
+
+ROWS = (  # (label, how to compute it from one call's stages and the client's median), in call order
+    ("MCP client, stdio and JSON-RPC, both ends (client total − server total)", None),
+    ("SDK: arguments validated, tool looked up", "enter"),
+    ("episode resolution (task known? episode, lock)", "resolve+lock"),
+    ("sandbox acquired", "sandbox"),
+    ("request to the runner and its reply (sandbox round trip)", "request"),
+    ("  · Docker attach stream, both ways (round trip − runner − busy)", "request-runner-busy"),
+    ("  · runner still busy with the previous run when the request came (at most)", "busy"),
+    ("  · runner: request read → reply written", "runner"),
+    ("      request parsed, code handed to the spare child", "prepare"),
+    ("      waiting for the spare child's set-up", "spare_wait"),
+    ("      child woken, code read", "start"),
+    ("      code run (compile, exec, flush)", "exec"),
+    ("      child's exit status written, runner woken", "report"),
+    ("      output drained, every process killed, reply built", "collect"),
+    ("reply parsed (JSON, ExecResult)", "parse"),
+    ("result model (RunResult)", "result"),
+    ("recorded", "record"),
+    ("SDK: result converted (structured + text)", "sdk_out"),
+    ("server total (SDK call_tool)", "total"),
+)
+
+
+def _stage(calls: list[Stages], expression: str) -> float | None:
+    """The median over calls of `a+b` or `a-b-c` (stage names); None when a call lacks a stage."""
+    sign = -1.0 if "-" in expression else 1.0
+    first, *rest = expression.replace("+", "-").split("-")
+    values = [stages[first] + sign * sum(stages[name] for name in rest)
+              for stages in calls if all(name in stages for name in (first, *rest))]
+    return statistics.median(values) if values else None
+
+
+def stage_table(latency: Latency) -> str:
+    """Median ms per stage of run_code (workload a) and of the no-op tool, over the same session."""
+    lines = ["| stage | run_code ms | no-op ms |", "|---|---:|---:|"]
+    columns = [(latency.stages.get("run_code", []), latency.a), (latency.stages.get("noop", []), latency.noop)]
+    for label, expression in ROWS:
+        cells = []
+        for calls, client in columns:
+            if expression is None:
+                server_total = _stage(calls, "total")
+                value = statistics.median(client) * 1000 - server_total if server_total is not None else None
+            else:
+                value = _stage(calls, expression)
+            cells.append("–" if value is None else f"{value:.3f}")
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    totals = [statistics.median(client) * 1000 for _, client in columns]
+    lines.append(f"| **at the client (median)** | **{totals[0]:.3f}** | **{totals[1]:.3f}** |")
+    return "\n".join(lines)
