@@ -17,8 +17,10 @@ from medgym.errors import SandboxError
 from sandbox.contract import SandboxBackend
 from sandbox.pool import WarmPool
 from task_store.roots import open_store
+from tools.code_grader import CodeGrader
 from tools.context import Services
 from tools.episodes import EpisodeManager
+from tools.reference_cache import ReferenceCache
 from tools.sandboxes import SandboxProvider
 
 log = logging.getLogger(__name__)
@@ -44,12 +46,13 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     backend = settings.backend_config().build(instance_id=uuid.uuid4().hex[:12])
     engine_ok = await anyio.to_thread.run_sync(reap_orphans, backend)
     pool = WarmPool(backend.start, settings.pool_size)
-    sandboxes = SandboxProvider(store, settings.image, settings.limits, pool.acquire)
+    sandboxes = SandboxProvider(store, settings.image, settings.limits, pool.acquire, backend.start)
     if engine_ok:
         pool.warm(sandboxes.spec(None))
     episodes = EpisodeManager(sandboxes.for_episode, settings.max_attempts, settings.episode_idle_timeout_s,
                               settings.max_episodes_per_client)
-    services = Services(store=store, episodes=episodes, limits=settings.limits)
+    services = Services(store=store, episodes=episodes, limits=settings.limits,
+                        code_grader=CodeGrader(store, sandboxes, ReferenceCache(settings.home / "grader-cache")))
     image_id = await anyio.to_thread.run_sync(_image_id, backend, settings.image) if engine_ok else None
     recorder = start_recording(settings, store, episodes, image_id)
     try:

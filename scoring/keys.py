@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoring.code_keys import AssertsKey, FunctionOutputKey
+
 
 class _Key(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -83,6 +85,7 @@ class UnscorableKey(_Key):
 
 AnswerKey = Annotated[
     RangeKey | DateKey | GestationalAgeKey | IntegerKey | RelativeKey | ItemSetKey | BooleanKey | TextKey
+    | FunctionOutputKey | AssertsKey
     | UnscorableKey,
     Field(discriminator="kind"),
 ]

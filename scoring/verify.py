@@ -12,6 +12,7 @@ from datetime import date
 from typing import assert_never
 
 from medgym.errors import AnswerFormatError, TaskNotScorableError
+from scoring.code_keys import AssertsKey, FunctionOutputKey
 from scoring.dates import parse_calendar_date, parse_gestational_age
 from scoring.items import Comparison, compare
 from scoring.keys import (
@@ -57,6 +58,8 @@ def verify(key: AnswerKey, answer: AnswerValue) -> Score:
             return verify_text(key, answer)
         case UnscorableKey():
             raise TaskNotScorableError(key.reason)
+        case FunctionOutputKey() | AssertsKey():  # graded by running the code (tools.grading), never here
+            raise TaskNotScorableError("code answers are graded by running them in a grader sandbox")
     assert_never(key)
 
 
@@ -172,6 +175,7 @@ def verify_text(key: TextKey, answer: AnswerValue) -> Score:
 VERIFIER_NAMES: dict[str, str] = {
     "range": "medcalc_range", "date": "date", "gestational_age": "gestational_age", "integer": "integer_exact",
     "relative": "relative_tolerance", "item_set": "item_set", "boolean": "boolean", "text": "text",
+    "function_output": "code_output", "asserts": "code_asserts",
 }
 
 

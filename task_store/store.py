@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from medgym.errors import BadCursorError, UnknownTaskError
 from scoring.keys import AnswerKey
+from task_store import quarantine
 from task_store.index import SyncReport, connect, sync_root
 from task_store.models import Task
 
@@ -76,6 +77,7 @@ class TaskStore:
     def open(cls, db_path: Path, roots: list[DataRoot]) -> TaskStore:
         conn = connect(db_path)
         reports = {root.root_id: sync_root(conn, root.root_id, root.path) for root in roots}
+        quarantine.apply(conn, db_path.parent, [r.root_id for r in roots if r.label != "pack"])
         return cls(conn, roots, reports)
 
     def close(self) -> None:

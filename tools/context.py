@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sandbox.limits import Limits
 from task_store.store import TaskStore
 from tools.episodes import Caller, EpisodeManager
+
+if TYPE_CHECKING:
+    from tools.code_grader import CodeGrader
 
 ProgressCallback = Callable[[float, float | None, str], Awaitable[None]]
 
@@ -19,6 +23,7 @@ class Services:
     store: TaskStore
     episodes: EpisodeManager
     limits: Limits
+    code_grader: CodeGrader | None = None  # grades code answers in fresh grader sandboxes
 
 
 @dataclass(frozen=True)

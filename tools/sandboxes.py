@@ -18,11 +18,12 @@ Start = Callable[[SandboxSpec], Sandbox]
 
 
 class SandboxProvider:
-    def __init__(self, store: TaskStore, image: str, limits: Limits, start: Start):
+    def __init__(self, store: TaskStore, image: str, limits: Limits, start: Start, start_fresh: Start | None = None):
         self._store = store
         self.image = image
         self.limits = limits
         self._start = start
+        self._start_fresh = start_fresh or start  # never from the warm pool: carries its spec's own labels
 
     def spec(self, dataset: str | None, labels: dict[str, str] | None = None,
              limits: Limits | None = None) -> SandboxSpec:
@@ -39,6 +40,10 @@ class SandboxProvider:
     def start(self, spec: SandboxSpec) -> Sandbox:
         """Start a sandbox of `spec`. Blocking."""
         return self._start(spec)
+
+    def start_fresh(self, spec: SandboxSpec) -> Sandbox:
+        """Start a new sandbox of `spec` with its labels, never a pooled one (graders). Blocking."""
+        return self._start_fresh(spec)
 
     def for_episode(self, episode: Episode) -> Sandbox:
         """Start (or take from the warm pool) the sandbox of an episode. Blocking."""

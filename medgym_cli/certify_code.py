@@ -1,0 +1,99 @@
+"""Certify code tasks (BioCoder / BioDSBench style) in fresh grader sandboxes.
+
+A function-output task is certified when its reference, spliced into the harness, runs cleanly and
+prints the same output twice, and every trivial or broken function (`pass`, `return None`,
+`raise NotImplementedError`, the reference without its last statement) prints something else or
+fails. An asserts task is certified when its reference passes every assert and `pass` and empty
+code do not. Each task runs in one grader container (all its runs), destroyed afterwards. A task
+whose data is missing here is skipped (reported, never quarantined).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from medgym.errors import TaskNotScorableError
+from scoring.code_keys import AssertsKey, FunctionOutputKey
+from scoring.code_splice import HarnessError, read_submission, splice, stub_variants
+from scoring.keys import AnswerKey
+from tools.code_grader import (
+    NONDETERMINISTIC,
+    CodeGrader,
+    ReferenceFailed,
+    Run,
+    function_verdict,
+    reference_program,
+    reference_stdout,
+)
+from tools.code_programs import asserts_program, asserts_verdict
+
+TRIVIAL_ANALYSES = {"pass": "pass", "empty code": ""}
+
+
+@dataclass(frozen=True)
+class CodeOutcome:
+    task_id: str
+    reference_ok: bool
+    trivial_ok: bool
+    detail: str
+    skipped: bool = False
+    seconds: float = 0.0
+
+
+def certify_code_task(grader: CodeGrader, task_id: str, key: AnswerKey) -> CodeOutcome:
+    """Run a code task's reference and trivial answers in one grader container and judge them."""
+    started = time.monotonic()
+    try:
+        match key:
+            case FunctionOutputKey():
+                outcome = _function(grader, task_id, key)
+            case AssertsKey():
+                outcome = _asserts(grader, task_id, key)
+            case _:
+                outcome = CodeOutcome(task_id, False, True, f"not a code task ({key.kind})")
+    except ReferenceFailed as exc:
+        outcome = CodeOutcome(task_id, False, True, exc.reason)
+    except TaskNotScorableError as exc:
+        outcome = CodeOutcome(task_id, False, True, f"skipped: {exc}", skipped=True)
+    return CodeOutcome(**{**outcome.__dict__, "seconds": round(time.monotonic() - started, 2)})
+
+
+def _function(grader: CodeGrader, task_id: str, key: FunctionOutputKey) -> CodeOutcome:
+    reference = reference_program(key)
+    stubs = {label: _stub_program(key, code) for label, code in stub_variants(key.reference, key.function).items()}
+    results = grader.run_programs(Run("certify", task_id), [reference, reference, *stubs.values()], key.timeout_s)
+    first, second = (reference_stdout(r, key.timeout_s) for r in results[:2])
+    if first != second:
+        return CodeOutcome(task_id, False, True, NONDETERMINISTIC)
+    passing = [label for label, result in zip(stubs, results[2:], strict=True)
+               if function_verdict(result, first, key.timeout_s).correct]
+    if passing:
+        return CodeOutcome(task_id, True, False, "a trivial function prints the reference's output: "
+                                                 + ", ".join(passing))
+    return CodeOutcome(task_id, True, True, "ok")
+
+
+def _stub_program(key: FunctionOutputKey, code: str) -> str:
+    try:
+        return splice(key.harness, key.function, read_submission(code, key.function))
+    except HarnessError as exc:
+        raise ReferenceFailed(str(exc)) from None
+
+
+def _asserts(grader: CodeGrader, task_id: str, key: AssertsKey) -> CodeOutcome:
+    run = Run("certify", task_id, grader.workdir_mounts(task_id, key))
+    answers = {"reference": key.reference, **TRIVIAL_ANALYSES}
+    programs = {label: asserts_program(key.prefix, code, key.tests) for label, code in answers.items()}
+    results = grader.run_programs(run, [p.source for p in programs.values()], key.timeout_s)
+    verdicts = {label: asserts_verdict(result, programs[label].nonce, key.timeout_s)
+                for label, result in zip(programs, results, strict=True)}
+    if any(v.grader_fault for v in verdicts.values()):
+        return CodeOutcome(task_id, False, True, "the prefix code fails")
+    if not verdicts["reference"].correct:
+        reason = verdicts["reference"].feedback.removeprefix("incorrect: ").replace("your code", "the reference")
+        return CodeOutcome(task_id, False, True, reason)
+    passing = [label for label in TRIVIAL_ANALYSES if verdicts[label].correct]
+    if passing:
+        return CodeOutcome(task_id, True, False, "a trivial answer passes the asserts: " + ", ".join(passing))
+    return CodeOutcome(task_id, True, True, "ok")
