@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medgym.errors import AnswerFormatError
+from medgym_cli import certify_code
 from sandbox.contract import Sandbox
 from sandbox.limits import Limits
 from scoring.keys import AnswerKey
@@ -40,6 +41,7 @@ class DatasetReport:
     constants_incorrect: int = 0
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Outcome:
     reference_ok: bool
     constants_ok: bool
     detail: str
+    skipped: bool = False  # could not be checked here (e.g. its data is missing): never quarantined
 
 
 def select(store: TaskStore, dataset: str | None, limit: int | None) -> list[Task]:
@@ -123,6 +126,15 @@ def certify(
         by_dataset[task.dataset].append(task)
     for dataset, items in by_dataset.items():
         started = time.monotonic()
+        if certify_code.is_code_dataset(store, items):
+            for code in certify_code.certify_tasks(store, sandboxes, items):
+                outcome = Outcome(code.task_id, code.reference_ok, code.trivial_ok, code.detail, code.skipped)
+                _tally(reports[dataset], outcome)
+                outcomes.append(outcome)
+                if on_result:
+                    on_result(outcome)
+            reports[dataset].seconds = round(time.monotonic() - started, 1)
+            continue
         sandbox = sandboxes.start(sandboxes.spec(dataset, {"medgym.episode": f"certify-{dataset}"}, LIMITS))
         try:
             for task in items:
@@ -140,6 +152,9 @@ def certify(
 
 def _tally(report: DatasetReport, outcome: Outcome) -> None:
     report.tasks += 1
+    if outcome.skipped:
+        report.skipped.append(f"{outcome.task_id}: {outcome.detail}")
+        return
     report.reference_correct += outcome.reference_ok
     report.constants_incorrect += outcome.constants_ok
     if not (outcome.reference_ok and outcome.constants_ok):
@@ -148,10 +163,19 @@ def _tally(report: DatasetReport, outcome: Outcome) -> None:
 
 def apply(pack_root: Path, outcomes: list[Outcome], reports: dict[str, DatasetReport]) -> int:
     """Record the certification in the pack and quarantine the tasks that failed."""
-    failed = {o.task_id for o in outcomes if not (o.reference_ok and o.constants_ok)}
+    failed = {o.task_id for o in outcomes if not ((o.reference_ok and o.constants_ok) or o.skipped)}
     summary = {name: r.__dict__ for name, r in sorted(reports.items())}
     (pack_root / "certification.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return quarantine(pack_root, failed)
+
+
+def record_data_dir(home: Path, outcomes: list[Outcome]) -> int:
+    """Quarantine failing tasks of a user's data directory (beside the index); returns how many."""
+    from task_store import quarantine as data_dir_quarantine
+
+    failed = {o.task_id: o.detail for o in outcomes if not ((o.reference_ok and o.constants_ok) or o.skipped)}
+    data_dir_quarantine.record(home, failed, {o.task_id for o in outcomes if o.reference_ok and o.constants_ok})
+    return len(failed)
 
 
 def pack_root_of(store: TaskStore) -> DataRoot | None:

@@ -11,12 +11,15 @@ whose data is missing here is skipped (reported, never quarantined).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from medgym.errors import TaskNotScorableError
 from scoring.code_keys import AssertsKey, FunctionOutputKey
 from scoring.code_splice import HarnessError, read_submission, splice, stub_variants
 from scoring.keys import AnswerKey
+from task_store.models import Task
+from task_store.store import TaskStore
 from tools.code_grader import (
     NONDETERMINISTIC,
     CodeGrader,
@@ -27,6 +30,8 @@ from tools.code_grader import (
     reference_stdout,
 )
 from tools.code_programs import asserts_program, asserts_verdict
+from tools.reference_cache import ReferenceCache
+from tools.sandboxes import SandboxProvider
 
 TRIVIAL_ANALYSES = {"pass": "pass", "empty code": ""}
 
@@ -97,3 +102,15 @@ def _asserts(grader: CodeGrader, task_id: str, key: AssertsKey) -> CodeOutcome:
     if passing:
         return CodeOutcome(task_id, True, False, "a trivial answer passes the asserts: " + ", ".join(passing))
     return CodeOutcome(task_id, True, True, "ok")
+
+
+def is_code_dataset(store: TaskStore, tasks: list[Task]) -> bool:
+    """True when the tasks are code tasks (their answers are code)."""
+    return bool(tasks) and all(t.answer_format.kind == "code" for t in tasks)
+
+
+def certify_tasks(store: TaskStore, sandboxes: SandboxProvider, tasks: list[Task]) -> Iterator[CodeOutcome]:
+    """Certify each code task in its own fresh grader container (nothing cached)."""
+    grader = CodeGrader(store, sandboxes, ReferenceCache(None))
+    for task in tasks:
+        yield certify_code_task(grader, task.task_id, store.answer_key(task.task_id))

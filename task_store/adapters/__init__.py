@@ -9,14 +9,15 @@ from task_store.adapters.ehrsql import EICU, MIMICIII, TREQS, EHRSeqSQL
 from task_store.adapters.medagentbench import MedAgentBench
 from task_store.adapters.medcalc import MedCalcBench
 from task_store.adapters.npowerai import NPowerAI
-from task_store.adapters.pack import PackCalc, PackEHR, PackPower
+from task_store.adapters.pack import PackBio, PackCalc, PackEHR, PackPower
 from task_store.adapters.prediction import EHRSHOT, MIMICExtract
 
 ADAPTERS: dict[str, Adapter] = {
     adapter.name: adapter
     for adapter in (
         MedCalcBench(), NPowerAI(), MIMICIII(), EICU(), TREQS(), EHRSeqSQL(), EHRCon(),
-        BioCoder(), BioDSBench(), MedAgentBench(), EHRSHOT(), MIMICExtract(), PackEHR(), PackCalc(), PackPower(),
+        BioCoder(), BioDSBench(), MedAgentBench(), EHRSHOT(), MIMICExtract(),
+        PackEHR(), PackCalc(), PackPower(), PackBio(),
     )
 }
 

@@ -47,3 +47,12 @@ class PackPower(_Pack):
     description: ClassVar[str] = "built-in pack: N-PowerAI-style sample size and power questions"
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("integer", "number")
     data: ClassVar[DataSpec] = DataSpec(summary="none: every task is self-contained")
+
+
+class PackBio(_Pack):
+    name: ClassVar[str] = "medgym_bio"
+    description: ClassVar[str] = (
+        "built-in pack: BioCoder-style bioinformatics functions and BioDSBench-style analyses of synthetic cohorts"
+    )
+    answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("code",)
+    data: ClassVar[DataSpec] = DataSpec(summary="synthetic cBioPortal-style cohort CSVs", required=("cohorts",))

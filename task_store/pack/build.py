@@ -8,6 +8,7 @@ served by the same code as a user's data:
         medgym_ehr/   PATIENTS.csv ... mimic_iii.sqlite, train_tasks.jsonl, test_tasks.jsonl
         medgym_calc/  train_tasks.jsonl, test_tasks.jsonl
         medgym_power/ train_tasks.jsonl, test_tasks.jsonl
+        medgym_bio/   cohorts/<cohort>/*.csv, train_tasks.jsonl, test_tasks.jsonl
 
 Task files hold `IndexedTask` records (with answer keys and reference solutions); like every
 task file they are never mounted into a sandbox. The same seed always gives the same bytes.
@@ -32,8 +33,8 @@ log = logging.getLogger(__name__)
 
 PACK_VERSION = 1
 DEFAULT_SEED = 20250611
-EHR, CALC, POWER = "medgym_ehr", "medgym_calc", "medgym_power"
-PACK_DATASETS = (EHR, CALC, POWER)
+EHR, CALC, POWER, BIO = "medgym_ehr", "medgym_calc", "medgym_power", "medgym_bio"
+PACK_DATASETS = (EHR, CALC, POWER, BIO)
 QUARANTINE = "quarantined_tasks.jsonl"
 
 
@@ -90,6 +91,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def build_into(root: Path, seed: int) -> dict[str, dict[str, int]]:
     """Generate every pack dataset under `root`; returns task counts per dataset and split."""
+    from task_store.pack.bio_tasks import build_bio_tasks
     from task_store.pack.calc_tasks import build_calc_tasks
     from task_store.pack.ehr_db import build_ehr_database
     from task_store.pack.ehr_questions import build_ehr_tasks
@@ -100,6 +102,7 @@ def build_into(root: Path, seed: int) -> dict[str, dict[str, int]]:
     counts = {EHR: write_tasks(root / EHR, build_ehr_tasks(seed, root / EHR / "mimic_iii.sqlite"))}
     counts[CALC] = write_tasks(root / CALC, build_calc_tasks(seed))
     counts[POWER] = write_tasks(root / POWER, build_power_tasks(seed))
+    counts[BIO] = write_tasks(root / BIO, build_bio_tasks(seed, root / BIO))
     return counts
 
 
