@@ -13,6 +13,7 @@ from task_store.adapters import ADAPTERS
 from task_store.models import Task
 from task_store.pack.build import PACK_DATASETS
 from task_store.store import CountRow, TaskFilter, TaskPage
+from task_store.task_data import task_data_missing
 from tools.context import Call, Services
 from tools.episodes import Episode
 from tools.params import EpisodeId, TaskId
@@ -110,7 +111,8 @@ def task_view(services: Services, task: Task, episode: Episode) -> TaskView:
         task_id=task.task_id, dataset=task.dataset, split=task.split, category=task.category,
         title=task.title, instructions=task.instructions, question=task.question, context=task.context,
         data_files=list(data.data_files(directory, task.dataset)) if directory else [],
-        data_available=directory is not None and data.data_available(directory, task.dataset),
+        data_available=directory is not None and data.data_available(directory, task.dataset)
+        and task_data_missing(directory, task) is None,
         answer_format=task.answer_format, scorable=task.scorable,
         limits=LimitsView(default_timeout_s=limits.default_timeout_s, max_timeout_s=limits.max_timeout_s,
                           memory_mb=limits.memory_mb, cpus=limits.cpus,

@@ -86,6 +86,7 @@ class CodeGrader:
         return score
 
     def grade_blocking(self, label: str, task_id: str, key: CodeKey, answer: AnswerValue) -> Score:
+        key = key.model_copy(update={"timeout_s": min(key.timeout_s, self._sandboxes.limits.max_timeout_s)})
         match key:
             case FunctionOutputKey():
                 return self._grade_function(Run(label, task_id), key, answer)
