@@ -50,7 +50,8 @@ def run_problem(result: ExecResult, timeout_s: float) -> str | None:
     if result.oom_killed:
         return "ran out of memory"
     if result.exit_code != 0:
-        return f"crashed with {builtin_error(crash_name(result.stderr))} (exit code {result.exit_code})"
+        name = crash_name(result.stderr)
+        return f"crashed{' with ' + builtin_error(name) if name else ''} (exit code {result.exit_code})"
     return None
 
 
