@@ -1,7 +1,7 @@
 """Certify code tasks (BioCoder / BioDSBench style) in fresh grader sandboxes.
 
 A function-output task is certified when its reference, spliced into the harness, runs cleanly and
-prints the same output twice, and every trivial or broken function (`pass`, `return None`,
+prints the same output six times, and every trivial or broken function (`pass`, `return None`,
 `raise NotImplementedError`, the reference without its last statement) prints something else or
 fails. An asserts task is certified when its reference passes every assert and `pass` and empty
 code do not. Each task runs in one grader container (all its runs), destroyed afterwards. A task
@@ -34,6 +34,7 @@ from tools.reference_cache import ReferenceCache
 from tools.sandboxes import SandboxProvider
 
 TRIVIAL_ANALYSES = {"pass": "pass", "empty code": ""}
+REFERENCE_RUNS = 6  # a coin-flip harness prints the same six times with probability 1/32
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,13 @@ def certify_code_task(grader: CodeGrader, task_id: str, key: AnswerKey) -> CodeO
 def _function(grader: CodeGrader, task_id: str, key: FunctionOutputKey) -> CodeOutcome:
     reference = reference_program(key)
     stubs = {label: _stub_program(key, code) for label, code in stub_variants(key.reference, key.function).items()}
-    results = grader.run_programs(Run("certify", task_id), [reference, reference, *stubs.values()], key.timeout_s)
-    first, second = (reference_stdout(r, key.timeout_s) for r in results[:2])
-    if first != second:
+    programs = [reference] * REFERENCE_RUNS + list(stubs.values())
+    results = grader.run_programs(Run("certify", task_id), programs, key.timeout_s)
+    outputs = [reference_stdout(r, key.timeout_s) for r in results[:REFERENCE_RUNS]]
+    if len(set(outputs)) > 1:
         return CodeOutcome(task_id, False, True, NONDETERMINISTIC)
-    passing = [label for label, result in zip(stubs, results[2:], strict=True)
+    first = outputs[0]
+    passing = [label for label, result in zip(stubs, results[REFERENCE_RUNS:], strict=True)
                if function_verdict(result, first, key.timeout_s).correct]
     if passing:
         return CodeOutcome(task_id, True, False, "a trivial function prints the reference's output: "

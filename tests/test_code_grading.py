@@ -37,7 +37,8 @@ TIMINGS: dict[str, list[float]] = {}
 
 
 def _settings(home: Path, **extra: Any) -> Settings:
-    limits = Limits(default_timeout_s=GRADE_TIMEOUT_S, max_timeout_s=GRADE_TIMEOUT_S, max_output_bytes=4 << 20)  # an endless loop is cut at 8 s
+    # grader runs are capped at max_timeout_s, so an endless loop is cut after 8 s
+    limits = Limits(default_timeout_s=GRADE_TIMEOUT_S, max_timeout_s=GRADE_TIMEOUT_S, max_output_bytes=4 << 20)
     return Settings(home=home, image=IMAGE, limits=limits, max_attempts=10, **extra)
 
 
@@ -107,7 +108,8 @@ async def _agent_sandbox_untouched(session: Session, handle: ServerHandle) -> st
 async def _check_agent_sandbox(session: Session, handle: ServerHandle, sandbox_id: str, secrets: set[str]) -> None:
     listing = ("import os\nfor root in ('/workspace', '/tmp', '/data'):\n    for d, _, files in os.walk(root):\n"
                "        for f in files:\n            p = os.path.join(d, f)\n            print(p)\n"
-               "            if os.path.getsize(p) < 5_000_000:\n                print(open(p, errors='replace').read())")
+               "            if os.path.getsize(p) < 5_000_000:\n"
+               "                print(open(p, errors='replace').read())")
     result = await session.run(listing)
     assert "/workspace/mine.txt\nkept" in result["stdout"]
     assert_no_code_secrets(result["stdout"], secrets)

@@ -6,7 +6,7 @@ destroyed in a `finally`. Hidden material (harness, asserts, reference) reaches 
 program text sent to `Sandbox.run`; the only mounts are the dataset's read-only data files (and, for
 BioDSBench, the task's study folder at /workdir). The agent's own sandbox is never touched.
 
-- `FunctionOutputKey`: the reference's output is computed once per task (two runs that must agree,
+- `FunctionOutputKey`: the reference's output is computed once per task (three runs that must agree,
   in their own grader container) and cached; the submission spliced into the harness must print the
   same, trailing whitespace aside. stderr never matters.
 - `AssertsKey`: prefix, submission, asserts in one run; correct only if every assert passes.
@@ -39,8 +39,9 @@ from tools.sandboxes import SandboxProvider
 log = logging.getLogger(__name__)
 
 MAX_OUTPUT_BYTES = 4 << 20
+REFERENCE_RUNS = 3  # runs of the reference that must print the same (certification runs it more often)
 WORKDIR = "/workdir"
-NONDETERMINISTIC = "its reference solution prints different output on two runs (randomness or time)"
+NONDETERMINISTIC = "its reference solution prints different output on repeated runs (randomness or time)"
 CodeKey = FunctionOutputKey | AssertsKey
 
 
@@ -109,12 +110,13 @@ class CodeGrader:
         if cached is not None:
             return cached
         program = reference_program(key)
-        runs = self.run_programs(run, [program, program], key.timeout_s)
-        outputs = [reference_stdout(result, key.timeout_s) for result in runs]
-        if outputs[0] != outputs[1]:
+        runs = self.run_programs(run, [program] * REFERENCE_RUNS, key.timeout_s)
+        outputs = {reference_stdout(result, key.timeout_s) for result in runs}
+        if len(outputs) > 1:
             raise TaskNotScorableError(f"this task cannot be scored: {NONDETERMINISTIC}")
-        self._cache.put(ident, outputs[0])
-        return outputs[0]
+        output = outputs.pop()
+        self._cache.put(ident, output)
+        return output
 
     # -- asserts (BioDSBench) -----------------------------------------------------------------------
     def _grade_asserts(self, run: Run, key: AssertsKey, answer: AnswerValue) -> Score:
