@@ -21,6 +21,8 @@ from task_store.store import TaskStore
 from tests.conftest import IMAGE
 from tests.mcp_calls import call_error, call_ok
 from tools.sandboxes import SandboxProvider
+from trajectory.rundir import RunDir
+from trajectory.store import RecordStore
 
 pytestmark = pytest.mark.usefixtures("docker_ready", "no_leftover_containers")
 
@@ -148,3 +150,8 @@ def test_oracle_solves_medgym_bio(pack_home: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| all |" in done.stdout and "100.0%" in done.stdout
     print(f"\noracle on medgym_bio: {time.monotonic() - started:.0f} s")
+    ids = {row.episode_id for row in RunDir(tmp_path / "run").rows()}
+    records = RecordStore(pack_home / "medgym.sqlite")
+    flagged = {e.episode_id: e.used_reference_solution for e in records.episodes() if e.episode_id in ids}
+    records.close()
+    assert len(flagged) == len(ids) == 24 and all(flagged.values())  # the submitted reference code is noticed
