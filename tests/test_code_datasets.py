@@ -155,3 +155,26 @@ def test_oracle_solves_medgym_bio(pack_home: Path, tmp_path: Path) -> None:
     flagged = {e.episode_id: e.used_reference_solution for e in records.episodes() if e.episode_id in ids}
     records.close()
     assert len(flagged) == len(ids) == 24 and all(flagged.values())  # the submitted reference code is noticed
+
+
+@pytest.mark.anyio
+async def test_a_biodsbench_study_is_mounted_at_workdir_in_the_grader(tmp_path: Path) -> None:
+    """A BioDSBench-shaped record over a synthetic study: its prefix, reference and asserts read /workdir."""
+    folder = tmp_path / "data" / "biodsbench"
+    (folder / "data" / "999").mkdir(parents=True)
+    (folder / "data" / "999" / "data_clinical_patient.csv").write_text("PATIENT_ID,AGE\nP1,40\nP2,60\n")
+    record = {"queries": "Mean age as `mean_age`.", "dataframes": "`/workdir/data_clinical_patient.csv`",
+              "code_histories": "['import os']", "study_ids": "999", "question_ids": "0",
+              "test_cases": "import os\nassert os.path.isdir('/workdir')\nassert mean_age == 50",
+              "reference_answer": "import pandas as pd\nmean_age = pd.read_csv('/workdir/data_clinical_patient.csv')"
+                                  "['AGE'].mean()", "cot_instructions": ""}
+    (folder / "train_tasks.jsonl").write_text(json.dumps(record) + "\n")
+    async with Client(build_server(_settings(tmp_path / "home", tmp_path / "data")).mcp) as client:
+        view = await call_ok(client, "get_task", task_id="biodsbench/train/999-0")
+        assert view["data_available"] and "/data/biodsbench/data/999/data_clinical_patient.csv" in view["context"]
+        shown_path = ("import pandas as pd\nmean_age = pd.read_csv('/data/biodsbench/data/999/"
+                      "data_clinical_patient.csv')['AGE'].mean()")
+        wrong = await call_ok(client, "submit_answer", task_id="biodsbench/train/999-0", answer="mean_age = 49")
+        assert not wrong["correct"]
+        right = await call_ok(client, "submit_answer", task_id="biodsbench/train/999-0", answer=shown_path)
+        assert right["correct"], right["feedback"]
