@@ -117,8 +117,9 @@ async def test_sandbox_sees_data_but_no_task_files(pack_home: Path) -> None:
 def test_certify_the_whole_pack(pack_home: Path) -> None:
     """Every reference solution scores correct in the real sandbox; every constant answer incorrect."""
     store = TaskStore.open(pack_home / "medgym.sqlite", _settings(pack_home).roots())
-    # medgym_fhir needs an episode bundle per task (8 min in all): tests/test_fhir_certify_eval.py certifies a sample
-    tasks = [t for t in certify.select(store, None, None) if t.dataset != "medgym_fhir"]
+    # medgym_fhir needs an episode bundle per task (8 min in all): tests/test_fhir_certify_eval.py certifies a sample;
+    # medgym_bio: tests/test_code_datasets.py certifies a sample
+    tasks = [t for t in certify.select(store, None, None) if t.dataset not in ("medgym_fhir", "medgym_bio")]
     sandboxes = SandboxProvider(store, IMAGE, certify.LIMITS, DockerBackend("tests-certify").start)
     reports, outcomes = certify.certify(store, sandboxes, tasks)
     for name, report in sorted(reports.items()):
