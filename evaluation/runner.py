@@ -117,12 +117,12 @@ async def run_eval(options: EvalOptions) -> list[ResultRow]:
     run_dir.create()
     finished = {row.key for row in run_dir.rows()}
     async with connect(options) as client:
-        await wait_until_ready(client)
+        datasets = await wait_until_ready(client)
         task_ids = await select_tasks(client, options.selection)
         tools = await agent_tool_specs(client)
         run_dir.write_tool_specs(tools)
         jobs = [(t, k) for t in task_ids for k in range(options.samples) if (t, k) not in finished]
-        _write_metadata(run_dir, options, client, len(task_ids))
+        _write_metadata(run_dir, options, client, len(task_ids), str(datasets.get("labels", "official")))
         limiter = anyio.Semaphore(options.concurrency)
         with _progress(options.quiet) as progress:
             bar = progress.add_task("episodes", total=len(task_ids) * options.samples, completed=len(finished))
@@ -145,14 +145,14 @@ def _progress(quiet: bool) -> Progress:
                     console=Console(stderr=True), disable=quiet)
 
 
-def _write_metadata(run_dir: RunDir, options: EvalOptions, client: Client, tasks: int) -> None:
+def _write_metadata(run_dir: RunDir, options: EvalOptions, client: Client, tasks: int, labels: str) -> None:
     server = client.server_info
     metadata = run_dir.metadata()
     metadata.update({
         "medgym_version": __version__,
         "agent": options.agent_info,
         "selection": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options.selection).items()},
-        "tasks": tasks, "samples": options.samples, "concurrency": options.concurrency,
+        "tasks": tasks, "samples": options.samples, "concurrency": options.concurrency, "labels": labels,
         "server": {"url": options.url or "stdio: medgym serve",
                    "name": getattr(server, "name", None), "version": getattr(server, "version", None)},
         "python": platform.python_version(),

@@ -99,15 +99,15 @@ class ServerNotReadyError(RuntimeError):
     """The server's task catalog did not become ready in time (or failed to load)."""
 
 
-async def wait_until_ready(client: Client, timeout_s: float = 900.0, on_wait: Any = None) -> None:
+async def wait_until_ready(client: Client, timeout_s: float = 900.0, on_wait: Any = None) -> dict[str, Any]:
     """Wait until the server's task catalog is loaded (a fresh home builds the pack and indexes the
-    data directory first); `on_wait(detail)` is told how far it has got."""
+    data directory first); `on_wait(detail)` is told how far it has got. Returns `list_datasets`."""
     deadline = anyio.current_time() + timeout_s
     while True:
         result = await client.call_tool("list_datasets", {})
         state = dict(result.structured_content or {})
         if state.get("catalog") == "ready":
-            return
+            return state
         if state.get("catalog") == "failed" or anyio.current_time() > deadline:
             raise ServerNotReadyError(str(state.get("catalog_detail") or "the server is not ready"))
         if on_wait is not None:

@@ -20,6 +20,7 @@ from mcp_server.state import AppState
 from medgym.errors import SandboxError
 from sandbox.contract import SandboxBackend
 from sandbox.pool import WarmPool
+from task_store.audit_index import build_audit
 from task_store.roots import open_store
 from tools.code_grader import CodeGrader
 from tools.context import Services
@@ -57,7 +58,9 @@ def load_catalog(settings: Settings, catalog: Catalog) -> None:
             catalog.step("building the built-in pack")
         roots = settings.roots()
         catalog.step("indexing")
-        catalog.loaded(open_store(settings.db_path, roots, lambda done, total: catalog.step("indexing", done, total)))
+        store = open_store(settings.db_path, roots, lambda done, total: catalog.step("indexing", done, total))
+        store.audit = build_audit([r.path for r in roots if r.label == "medagentgym"], settings.labels)
+        catalog.loaded(store)
         log.info("task catalog ready")
     except Exception as exc:
         log.exception("the task catalog could not be loaded")

@@ -52,7 +52,7 @@ def start_recording(settings: Settings, catalog: Catalog, episodes: EpisodeManag
                     image_id: str | None) -> Recorder:
     provenance = Provenance(medgym_version=__version__, image=settings.image, image_id=image_id,
                             limits=settings.limits.model_dump(), max_attempts=settings.max_attempts,
-                            pack_seed=settings.seed()[1] if settings.pack else None)
+                            pack_seed=settings.seed()[1] if settings.pack else None, labels=settings.labels)
     store = RecordStore(settings.db_path)
     closed = store.close_abandoned(lambda server: is_orphan({OWNER: server}))
     if closed:

@@ -43,6 +43,9 @@ class Settings(BaseModel):
     catalog_wait_s: float | None = Field(None, gt=0, description="how long a tool call waits for the task catalog "
                                                                  "to load before answering 'still indexing' "
                                                                  "(default 20)")
+    labels: Literal["official", "audited"] = Field(
+        "official", description="which answer keys score MedCalcBench and N-PowerAI tasks: the published ones, "
+                                "or those corrected by the label audit (`medgym tasks audit`)")
     episodes_per_task: int | None = Field(None, ge=1, description="episodes one client may have of one task "
                                                                   "(default: unlimited)")
     episode_idle_timeout_s: float = Field(1800.0, gt=0, description="an idle episode is ended after this")

@@ -41,6 +41,8 @@ def _store(settings: Settings) -> TaskStore:
 
 
 def tasks(settings: Settings, args: argparse.Namespace) -> int:
+    if args.tasks_command == "audit":
+        return _audit(settings, args)
     store = _store(settings)
     if args.tasks_command == "certify":
         return _certify(settings, store, args)
@@ -60,6 +62,22 @@ def tasks(settings: Settings, args: argparse.Namespace) -> int:
     for item in page.tasks:
         print(f"{item.task_id:45} {item.category[:30]:30} {item.title[:70]}")
     print(f"({len(page.tasks)} of {page.total})", file=sys.stderr)
+    return 0
+
+
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from task_store.audit import render_text, run_audit, write_json
+
+    if settings.data_dir is None:
+        raise CommandError("the label audit reads a MedAgentGym data directory: pass --data-dir DIR")
+    report = run_audit(settings.data_dir, args.dataset)
+    if not report.findings:
+        raise CommandError(f"no MedCalcBench or N-PowerAI task files under {settings.data_dir}")
+    print(render_text(report, details=args.details))
+    if args.json:
+        print(f"wrote {write_json(report, Path(args.json))}", file=sys.stderr)
     return 0
 
 

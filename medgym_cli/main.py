@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
                                            "dataset with reference solutions (biocoder, biodsbench)")
     certify.add_argument("--limit", type=int, help="certify a sample stratified by dataset and category")
     certify.add_argument("--dry-run", action="store_true", help="report only; do not quarantine failures")
+    audit = tasks.add_parser("audit", parents=[common],
+                             help="recompute MedCalcBench and N-PowerAI labels independently and report disagreements")
+    audit.add_argument("--dataset", choices=["medcalcbench", "npowerai"])
+    audit.add_argument("--json", metavar="FILE", help="also write the report, one finding per task, as JSON")
+    audit.add_argument("--details", action="store_true", help="list every disagreement with both values and its cause")
 
     datasets = commands.add_parser("datasets", parents=[common], help="datasets found, with counts")
     datasets.add_argument("--json", action="store_true")

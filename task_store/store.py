@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from medgym.errors import BadCursorError, InvalidArgumentError, UnknownTaskError
 from scoring.keys import AnswerKey
 from task_store import quarantine
+from task_store.audit_index import AuditIndex
 from task_store.data import Availability, availability
 from task_store.index import SyncReport, connect, sync_root
 from task_store.loader import discover
@@ -87,6 +88,7 @@ class TaskStore:
         self._conn = conn
         self.roots = roots
         self.reports = reports
+        self.audit = AuditIndex()  # the label audit (built by the server when it loads the catalog)
         self._root_ids = [r.root_id for r in roots]
         self._dataset_roots = self._map_datasets()
 
@@ -159,7 +161,12 @@ class TaskStore:
         return Task.model_validate_json(row[0])
 
     def answer_key(self, task_id: str) -> AnswerKey:
-        """The hidden key of a task. Only scoring code may call this."""
+        """The hidden key of a task under the chosen labels (official, or audited). Only scoring code may
+        call this."""
+        return self.audit.key(task_id, self.official_key(task_id))
+
+    def official_key(self, task_id: str) -> AnswerKey:
+        """The task's key as its dataset publishes it."""
         row = self._row("SELECT key_json FROM hidden", task_id)
         return _KEY.validate_json(row[0])
 

@@ -74,3 +74,30 @@ def test_exports_keep_first_episodes_and_their_group(tmp_path: Path) -> None:
               episode("b", 3, "h"), episode("a", 1, None, client="other")]
     kept = [(e.task_id, e.ordinal, e.client) for e in first_episodes(chosen)]
     assert kept == [("a", 1, "c"), ("b", 1, "c"), ("b", 2, "c"), ("a", 1, "other")]
+
+
+async def test_audited_labels_are_served_honestly(tmp_path: Path, shared_dir: Path) -> None:
+    from task_store.audit import audited_key, run_audit
+
+    report = run_audit(shared_dir, "medcalcbench")
+    wrong = next(f for f in report.findings if f.status == "disagrees" and f.confident and "Due Date" in f.category)
+    for labels in ("official", "audited"):
+        handle = _server(tmp_path / labels, shared_dir, labels=labels)
+        async with Client(handle.mcp) as client:
+            view = await _call(client, "get_task", task_id=wrong.task_id)
+            assert "Label audit" in view["audit_note"] and wrong.official not in view["audit_note"]
+            assert handle.state is not None
+            store = handle.state.services.store
+            official = store.official_key(wrong.task_id)
+            expected = official if labels == "official" else audited_key(wrong, official)
+            assert store.answer_key(wrong.task_id) == expected
+            assert (await _call(client, "list_datasets"))["labels"] == labels
+            power = (await _call(client, "list_tasks", dataset="npowerai", limit=1))["tasks"][0]["task_id"]
+            instructions = (await _call(client, "get_task", task_id=power))["instructions"]
+            assert "Convention of this task type's answers" in instructions
+            episode = view["episode_id"]
+        from trajectory.store import RecordStore
+
+        record = next(e for e in RecordStore(tmp_path / labels / "home" / "medgym.sqlite").episodes()
+                      if e.episode_id == episode)
+        assert record.provenance.labels == labels

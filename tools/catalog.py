@@ -36,6 +36,7 @@ def list_datasets(call: Call) -> DatasetList:
     not_found = sorted(set(ADAPTERS) - set(rows) - set(PACK_DATASETS)) if data_root is not None else []
     malformed = sum(len(report.errors) for report in store.reports.values())
     return DatasetList(datasets=infos, not_found=not_found, malformed_records=malformed, catalog="ready",
+                       labels=store.audit.labels,
                        catalog_detail=f"{sum(i.total for i in infos)} tasks indexed")
 
 
@@ -136,7 +137,8 @@ def task_view(services: Services, task: Task, episode: Episode) -> TaskView:
     return TaskView(
         task_id=task.task_id, dataset=task.dataset, split=task.split, category=task.category,
         title=task.title, question=task.question, context=task.context,
-        instructions=task.instructions if available.solvable else unsolvable_notice(available),
+        instructions=_instructions(services, task) if available.solvable else unsolvable_notice(available),
+        audit_note=services.store.audit.note(task.task_id, services.store.official_key(task.task_id)),
         data_files=list(data.data_files(directory, task.dataset)) if directory and available.solvable else [],
         data_available=available.solvable, solvable=available.solvable,
         solvable_reason=None if available.solvable else f"{available.reason}; {available.fix}",
@@ -148,6 +150,14 @@ def task_view(services: Services, task: Task, episode: Episode) -> TaskView:
         attempts_used=episode.attempts_used, attempts_left=episode.attempts_left,
         ordinal=episode.ordinal, group=episode.group,
     )
+
+
+def _instructions(services: Services, task: Task) -> str:
+    """The task's instructions, with the convention its dataset's labels follow where the audit found one."""
+    convention = services.store.audit.convention(task.dataset, task.category)
+    if convention is None:
+        return task.instructions
+    return f"{task.instructions}\n\nConvention of this task type's answers: {convention}"
 
 
 def unsolvable_notice(available: data.Availability) -> str:

@@ -36,6 +36,7 @@ class DatasetInfo(BaseModel):
 
 
 class DatasetList(BaseModel):
+    labels: str = Field("official", description="which answer keys score audited datasets: official or audited")
     catalog: Literal["starting", "building the built-in pack", "indexing", "ready", "failed"] = Field(
         description="the task catalog's state: tools that need it wait while it is built or indexed")
     catalog_detail: str = Field(description="e.g. 'still indexing: 12000 of 72413 records'")
@@ -70,6 +71,8 @@ class TaskView(BaseModel):
     scorable: bool = Field(description="a verifier and ground truth exist for this task")
     solvable: bool = Field(description="its data and services are present here (a submission is refused if not)")
     solvable_reason: str | None = Field(None, description="why it cannot be solved here, and the fix")
+    audit_note: str | None = Field(None, description="what the label audit found about this task's answer key "
+                                                     "(never the key itself)")
     limits: LimitsView
     episode_id: str
     episode_active: bool

@@ -31,6 +31,7 @@ class Provenance(BaseModel):
     max_attempts: int
     verifier: str | None = None
     pack_seed: str | None = Field(None, description="the built-in pack's seed kind: secret, public or explicit")
+    labels: str = Field("official", description="which answer keys scored: official, or audited")
 
 
 class EpisodeRecord(BaseModel):
