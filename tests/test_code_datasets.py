@@ -93,9 +93,10 @@ async def test_biodsbench_tasks_are_listed_but_not_solvable_without_their_study(
         page = await call_ok(client, "list_tasks", dataset="biodsbench", limit=5)
         task_id = page["tasks"][0]["task_id"]
         view = await call_ok(client, "get_task", task_id=task_id)
-        assert view["scorable"] and not view["data_available"] and "/data/biodsbench/data/" in view["context"]
+        assert view["scorable"] and not view["data_available"] and not view["solvable"]
+        assert "/data/biodsbench/data/" in view["context"] and str(shared_dir) not in view["solvable_reason"]
         message = await call_error(client, "submit_answer", task_id=task_id, answer="x = 1")
-        assert "not on this server" in message
+        assert "cannot be solved on this server" in message and "not counted" in message
         assert (await call_ok(client, "get_task", task_id=task_id))["attempts_used"] == 0
 
 

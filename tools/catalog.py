@@ -75,8 +75,8 @@ def _unsolvable_reason(services: Services, name: str, available: data.Availabili
         return None
     missing = services.store.unsolvable_categories(name)
     first = services.store.task_availability(name, missing[0]) if missing else available
-    return (f"{unsolvable} of its tasks ({len(missing)} categories) cannot be solved here, e.g. {first.reason}; "
-            f"{first.fix}")
+    return f"{unsolvable} of its tasks cannot be solved here (data of their own is missing), e.g. {first.reason}; " \
+        f"{first.fix}"
 
 
 def list_tasks(
