@@ -72,7 +72,7 @@ class EpisodeSession:
         self.messages.append(tool_result(call_id, payload))
         if tool == "run_code":
             self.run_code_calls += 1
-        if tool == "submit_answer" and "error" not in payload:
+        if tool == "submit_answer" and "error" not in payload and not payload.get("dry_run"):
             self.verdict = payload
         return payload
 

@@ -50,6 +50,20 @@ def read_submission(code: object, name: str) -> list[ast.stmt]:
     return tree.body
 
 
+def read_analysis(code: object) -> str:
+    """Submitted analysis code (BioDSBench style); `AnswerFormatError` unless it is Python source text."""
+    if not isinstance(code, str) or not code.strip():
+        raise AnswerFormatError("submit your analysis code as Python source text")
+    if len(code) > MAX_SUBMISSION_CHARS:
+        raise AnswerFormatError(f"the submission is longer than {MAX_SUBMISSION_CHARS} characters")
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError) as exc:
+        where = f"line {exc.lineno}: " if isinstance(exc, SyntaxError) and exc.lineno else ""
+        raise AnswerFormatError(f"the submission is not valid Python ({where}{_reason(exc)})") from None
+    return code
+
+
 def _reason(exc: SyntaxError | ValueError) -> str:
     return exc.msg if isinstance(exc, SyntaxError) else str(exc)[:100]
 

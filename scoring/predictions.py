@@ -67,14 +67,25 @@ def score_predictions(key: PredictionsKey, labels: LabelSet, data: bytes) -> Sco
                  verifier=VERIFIER, error=None)
 
 
-def measure(key: PredictionsKey, labels: LabelSet, table: Table) -> Metrics:
-    """AUROC, accuracy and F1 of `table` over every test id of `labels`."""
+def check_form(key: PredictionsKey, labels: LabelSet, data: bytes) -> None:
+    """Read the file and check its ids, as scoring would, without computing any metric."""
+    _unknown_ids(key, labels, read_predictions(data, key.id_columns, value_columns(key.target, labels.classes)))
+
+
+def _unknown_ids(key: PredictionsKey, labels: LabelSet, table: Table) -> list[tuple[str, ...]]:
+    """Ids of rows that are not test units (a format error where the key says so)."""
     known = set(labels.ids)
     unknown = [ids for ids in table if ids not in known]
     if unknown and key.extra_ids == "error":
         raise AnswerFormatError(
             f"{len(unknown)} row(s) name ids that are not in the test set (e.g. {quoted(','.join(unknown[0]))}); "
             f"write one row for each test {key.unit} and nothing else")
+    return unknown
+
+
+def measure(key: PredictionsKey, labels: LabelSet, table: Table) -> Metrics:
+    """AUROC, accuracy and F1 of `table` over every test id of `labels`."""
+    unknown = _unknown_ids(key, labels, table)
     truth = labels.truth(key.target)
     rows = [table.get(ids) for ids in labels.ids]
     areas = [auroc(_column(rows, truth, k), [t[k] for t in truth]) for k in range(len(truth[0]) if truth else 0)]

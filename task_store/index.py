@@ -20,7 +20,7 @@ from task_store.adapters import ADAPTERS
 from task_store.loader import LoadError, TaskFile, discover, read_file
 from task_store.models import IndexedTask
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: readable EHRSQL template categories
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

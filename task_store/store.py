@@ -206,7 +206,7 @@ class TaskStore:
         params: list[object] = list(self._root_ids)
         for column in ("dataset", "split", "category"):
             if (value := getattr(flt, column)) is not None:
-                clauses.append(f"{column} = ?")
+                clauses.append(f"{column} = ? COLLATE NOCASE" if column == "category" else f"{column} = ?")
                 params.append(value)
         if flt.solvable is not None:
             clause, solvable_params = self._solvable_clause()
@@ -230,6 +230,12 @@ class TaskStore:
                 clauses.append(f"NOT (dataset = ? AND category IN ({','.join('?' * len(missing))}))")
                 params.extend([dataset, *missing])
         return " AND ".join(clauses), params
+
+    def categories(self, dataset: str | None = None) -> list[str]:
+        """Every category (of one dataset, or of all)."""
+        where, params = self._where(TaskFilter(dataset=dataset))
+        rows = self._conn.execute(f"SELECT DISTINCT category FROM tasks WHERE {where}", params).fetchall()
+        return sorted(row[0] for row in rows)
 
     def counts(self) -> list[CountRow]:
         """Task counts per (dataset, split, category) over every configured root."""

@@ -101,3 +101,28 @@ async def test_audited_labels_are_served_honestly(tmp_path: Path, shared_dir: Pa
         record = next(e for e in RecordStore(tmp_path / labels / "home" / "medgym.sqlite").episodes()
                       if e.episode_id == episode)
         assert record.provenance.labels == labels
+
+
+async def test_friction_an_agent_met(tmp_path: Path, shared_dir: Path) -> None:
+    async with Client(_server(tmp_path, shared_dir).mcp) as client:
+        mixed = await _call(client, "list_tasks", dataset="medcalcbench", category="centor score (modified/mcisaac) "
+                                                                                 "for strep pharyngitis")
+        assert mixed["total"] > 0  # categories match case-insensitively
+        near = await _error(client, "list_tasks", dataset="medcalcbench", category="Centor Scores")
+        assert "no category" in near and "Centor Score (Modified/McIsaac)" in near
+        listing = await _call(client, "list_datasets")
+        mimic = next(d for d in listing["datasets"] if d["name"] == "mimic_iii")
+        assert mimic["categories_truncated"] and "dataset='mimic_iii'" in mimic["categories_note"]
+        assert not any("{" in c["category"] or "has_verb" in c["category"] for c in mimic["categories"])
+        full = (await _call(client, "list_datasets", dataset="mimic_iii"))["datasets"][0]
+        assert len(full["categories"]) == full["categories_total"] and not full["categories_truncated"]
+        view = await _call(client, "get_task", task_id=POWER)
+        assert "Also accepted" in view["answer_format"]["how_to_submit"]
+        slow = await _call(client, "run_code", task_id=POWER, code="import time; time.sleep(5)", timeout_s=1)
+        assert slow["timed_out"] and "stopped after 1 s" in slow["note"] and "timeout_s" in slow["note"]
+        dry = await _call(client, "submit_answer", task_id=POWER, answer="4", dry_run=True)
+        assert dry["dry_run"] and dry["correct"] is None and dry["attempts_left"] == 1
+        bad = await _error(client, "submit_answer", task_id=POWER, answer="four", dry_run=True)
+        assert "not counted" in bad
+        real = await _call(client, "submit_answer", task_id=POWER, answer=4)
+        assert real["correct"] is True

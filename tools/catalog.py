@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from typing import Annotated
 
 from pydantic import Field
 
 from medgym.errors import InvalidArgumentError
+from scoring.forms import accepted_forms
 from task_store import data
 from task_store.adapters import ADAPTERS
-from task_store.models import Task
+from task_store.models import AnswerFormat, Task
 from task_store.pack.build import PACK_DATASETS
-from task_store.store import CountRow, TaskFilter, TaskPage
+from task_store.store import CountRow, TaskFilter, TaskPage, TaskStore
 from tools.context import Call, Services
 from tools.episodes import Episode
 from tools.params import EpisodeId, TaskId
@@ -21,8 +23,12 @@ from tools.results import CategoryCount, DatasetInfo, DatasetList, LimitsView, S
 MAX_CATEGORIES = 50
 
 
-def list_datasets(call: Call) -> DatasetList:
-    """Datasets served here: task counts per split, categories, whether their data is available."""
+def list_datasets(
+    call: Call,
+    dataset: Annotated[str | None, Field(description="only this dataset, with all its categories (without it, "
+                                                     "each dataset shows its 50 largest)", max_length=100)] = None,
+) -> DatasetList:
+    """Datasets served here: task counts per split, categories, whether their data is available and solvable."""
     loading = call.services.catalog.progress
     if not call.services.catalog.ready:
         return DatasetList(datasets=[], not_found=[], malformed_records=0, catalog=loading.state,
@@ -31,7 +37,10 @@ def list_datasets(call: Call) -> DatasetList:
     rows: dict[str, list[CountRow]] = defaultdict(list)
     for row in store.counts():
         rows[row.dataset].append(row)
-    infos = [_dataset_info(call.services, name, rows[name]) for name in sorted(rows)]
+    if dataset is not None and dataset not in rows:
+        raise InvalidArgumentError(f"unknown dataset {shorten(dataset)}; datasets here: {', '.join(sorted(rows))}")
+    names = [dataset] if dataset is not None else sorted(rows)
+    infos = [_dataset_info(call.services, name, rows[name], all_categories=dataset is not None) for name in names]
     data_root = next((r for r in store.roots if r.label == "medagentgym"), None)
     not_found = sorted(set(ADAPTERS) - set(rows) - set(PACK_DATASETS)) if data_root is not None else []
     malformed = sum(len(report.errors) for report in store.reports.values())
@@ -40,7 +49,7 @@ def list_datasets(call: Call) -> DatasetList:
                        catalog_detail=f"{sum(i.total for i in infos)} tasks indexed")
 
 
-def _dataset_info(services: Services, name: str, rows: list[CountRow]) -> DatasetInfo:
+def _dataset_info(services: Services, name: str, rows: list[CountRow], all_categories: bool = False) -> DatasetInfo:
     splits: dict[str, int] = defaultdict(int)
     categories: dict[str, int] = defaultdict(int)
     for row in rows:
@@ -50,7 +59,9 @@ def _dataset_info(services: Services, name: str, rows: list[CountRow]) -> Datase
     adapter = ADAPTERS.get(name)
     available = services.store.availability(name)
     solvable = sum(r.count for r in rows if services.store.task_availability(name, r.category).solvable)
-    top = sorted(categories.items(), key=lambda item: (-item[1], item[0]))[:MAX_CATEGORIES]
+    ranked = sorted(categories.items(), key=lambda item: (-item[1], item[0]))
+    top = ranked if all_categories else ranked[:MAX_CATEGORIES]
+    truncated = len(top) < len(ranked)
     return DatasetInfo(
         name=name,
         description=adapter.description if adapter else name,
@@ -59,6 +70,9 @@ def _dataset_info(services: Services, name: str, rows: list[CountRow]) -> Datase
         splits=[SplitCount(split=s, count=c) for s, c in sorted(splits.items())],
         categories=[CategoryCount(category=c, count=n) for c, n in top],
         categories_total=len(categories),
+        categories_truncated=truncated,
+        categories_note=(f"the {len(top)} largest of {len(ranked)} categories; call list_datasets with "
+                         f"dataset={name!r} to see them all") if truncated else None,
         data_available=available.solvable,
         data_needed=adapter.data.summary if adapter else "",
         answer_kinds=list(adapter.answer_kinds) if adapter else [],
@@ -99,7 +113,34 @@ def list_tasks(
         raise InvalidArgumentError(f"unknown dataset {shorten(dataset)}; datasets here: {known}")
     if not 1 <= limit <= 200:
         raise InvalidArgumentError("limit must be between 1 and 200")
-    return store.query(TaskFilter(dataset, split, category, search, solvable), limit, cursor)
+    page = store.query(TaskFilter(dataset, split, category, search, solvable), limit, cursor)
+    if category is not None and page.total == 0 and cursor is None:
+        _check_category(store, dataset, category)
+    return page
+
+
+def _check_category(store: TaskStore, dataset: str | None, category: str) -> None:
+    """A category that names nothing: say so, with the closest names (categories match case-insensitively)."""
+    known = store.categories(dataset)
+    if category.casefold() in {name.casefold() for name in known}:
+        return  # it exists; the other filters left nothing
+    close = closest(category, known)
+    where = f" in {dataset}" if dataset else ""
+    hint = f"; close names: {', '.join(repr(c) for c in close)}" if close else "; list_datasets shows the categories"
+    raise InvalidArgumentError(f"no category {shorten(category)}{where}{hint}")
+
+
+def closest(wanted: str, known: list[str], n: int = 5) -> list[str]:
+    """The known names most like `wanted`: sharing its words (or their starts) first, then by spelling."""
+    words = [w for w in wanted.casefold().replace("-", " ").split() if len(w) >= 3]
+
+    def likeness(name: str) -> float:
+        folded = name.casefold()
+        shared = sum(any(part.startswith(w[:5]) for part in folded.replace("-", " ").split()) for w in words)
+        return shared + difflib.SequenceMatcher(None, wanted.casefold(), folded).ratio()
+
+    ranked = sorted(known, key=likeness, reverse=True)
+    return [name for name in ranked[:n] if likeness(name) >= 0.6]
 
 
 def get_task(
@@ -142,7 +183,7 @@ def task_view(services: Services, task: Task, episode: Episode) -> TaskView:
         data_files=list(data.data_files(directory, task.dataset)) if directory and available.solvable else [],
         data_available=available.solvable, solvable=available.solvable,
         solvable_reason=None if available.solvable else f"{available.reason}; {available.fix}",
-        answer_format=task.answer_format, scorable=task.scorable,
+        answer_format=_answer_format(task), scorable=task.scorable,
         limits=LimitsView(default_timeout_s=limits.default_timeout_s, max_timeout_s=limits.max_timeout_s,
                           memory_mb=limits.memory_mb, cpus=limits.cpus,
                           max_output_bytes=limits.max_output_bytes),
@@ -158,6 +199,15 @@ def _instructions(services: Services, task: Task) -> str:
     if convention is None:
         return task.instructions
     return f"{task.instructions}\n\nConvention of this task type's answers: {convention}"
+
+
+def _answer_format(task: Task) -> AnswerFormat:
+    """The task's answer format, with the lenient forms its kind also accepts spelled out."""
+    forms = accepted_forms(task.answer_format.kind)
+    if not forms or forms in task.answer_format.how_to_submit:
+        return task.answer_format
+    how = task.answer_format.how_to_submit.rstrip(". ")
+    return task.answer_format.model_copy(update={"how_to_submit": f"{how}. {forms}"})
 
 
 def unsolvable_notice(available: data.Availability) -> str:

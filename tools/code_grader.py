@@ -30,7 +30,7 @@ import anyio.to_thread
 from medgym.errors import AnswerFormatError, GraderError, SandboxError, TaskNotScorableError
 from sandbox.contract import ExecResult, Mount, Sandbox, SandboxSpec
 from scoring.code_keys import AssertsKey, FunctionOutputKey
-from scoring.code_splice import HarnessError, read_submission, splice
+from scoring.code_splice import HarnessError, read_analysis, read_submission, splice
 from scoring.score import AnswerValue, Score
 from task_store import data
 from task_store.store import TaskStore
@@ -215,14 +215,7 @@ def function_verdict(result: ExecResult, expected: str, timeout_s: float) -> Sco
 
 def analysis_code(answer: AnswerValue) -> str:
     """The submitted analysis code; `AnswerFormatError` (not an attempt) unless it is Python source."""
-    if not isinstance(answer, str) or not answer.strip():
-        raise AnswerFormatError("submit your analysis code as Python source text")
-    try:
-        ast.parse(answer)
-    except (SyntaxError, ValueError) as exc:
-        where = f"line {exc.lineno}: " if isinstance(exc, SyntaxError) and exc.lineno else ""
-        raise AnswerFormatError(f"the submission is not valid Python ({where}{getattr(exc, 'msg', exc)})") from None
-    return answer
+    return read_analysis(answer)
 
 
 def code_score(verifier: str, correct: bool, feedback: str) -> Score:

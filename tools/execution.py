@@ -12,6 +12,7 @@ from pydantic import Field
 
 from medgym.errors import InvalidArgumentError, SandboxError, SandboxLostError, SandboxUnavailableError
 from sandbox.contract import ExecResult
+from sandbox.limits import Limits
 from tools.catalog import task_of
 from tools.context import Call, ProgressCallback
 from tools.episodes import Episode
@@ -46,7 +47,24 @@ async def run_code(
         episode.touch()
         result = await run_in_sandbox(call, episode, code, timeout)
         episode.touch()
-    return RunResult(**result.model_dump(), episode_id=episode.episode_id)
+    return RunResult(**result.model_dump(), note=limits_note(result, timeout, limits), episode_id=episode.episode_id)
+
+
+def limits_note(result: ExecResult, timeout: float, limits: Limits) -> str | None:
+    """The limits a run ran into, in plain words, with what to do about each."""
+    notes = {
+        "timeout": f"the run was stopped after {timeout:g} s, its timeout_s; pass a larger timeout_s (at most "
+                   f"{limits.max_timeout_s:g}) for longer work, or make the code faster",
+        "memory": f"the run was killed for using more than the sandbox's {limits.memory_mb} MB of memory; process "
+                  "the data in chunks",
+        "processes": f"the run reached the sandbox's limit of {limits.pids} processes and threads",
+        "disk": f"/workspace ({limits.workspace_mb} MB) or /tmp ({limits.tmp_mb} MB) is full; delete files you no "
+                "longer need",
+        "output": f"stdout or stderr went over {limits.max_output_bytes} bytes: the middle was cut (head and tail "
+                  "kept); print less, or write to a file in /workspace and print parts of it",
+    }
+    said = [notes[name] for name in result.limits_hit if name in notes]
+    return "; ".join(said) + "." if said else None
 
 
 async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float) -> ExecResult:

@@ -47,3 +47,15 @@ async def _grade_code(call: Call, episode: Episode, task_id: str, key: FunctionO
         return await grader.grade(episode.episode_id, task_id, key, answer)
     except AnswerFormatError as exc:
         raise AnswerFormatError(f"{exc} (this submission was not counted as an attempt)") from None
+
+
+async def check_form(call: Call, episode: Episode, task_id: str, key: AnswerKey, answer: AnswerValue) -> None:
+    """`submit_answer(dry_run=true)` for keys graded here: the answer's form, no verdict."""
+    if isinstance(key, PredictionsKey):
+        from tools.predictions import check_predictions_form
+
+        await check_predictions_form(call, episode, task_id, key, answer)
+    else:  # a FHIR answer's form is checked without its episode's server
+        from scoring.forms import check_form as check_value_form
+
+        check_value_form(key, answer)

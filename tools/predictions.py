@@ -23,7 +23,7 @@ from medgym.errors import (
     VerifierError,
 )
 from scoring.prediction_keys import PredictionsKey
-from scoring.predictions import LabelSet, score_predictions
+from scoring.predictions import LabelSet, check_form, score_predictions
 from scoring.score import AnswerValue, Score
 from task_store.prediction_labels import load_labels
 from tools.context import Call
@@ -59,6 +59,19 @@ async def grade_predictions(call: Call, episode: Episode, task_id: str, key: Pre
     labels = await anyio.to_thread.run_sync(_labels, call, task_id, key)
     data = await _read(call, episode, path)
     return await anyio.to_thread.run_sync(_score, task_id, key, labels, data)
+
+
+async def check_predictions_form(call: Call, episode: Episode, task_id: str, key: PredictionsKey,
+                                 answer: AnswerValue) -> None:
+    """`submit_answer(dry_run=true)`: the named file exists and reads as a predictions table (its columns,
+    ids and values); no metric is computed (call with `episode.lock` held)."""
+    path = workspace_path(answer)
+    labels = await anyio.to_thread.run_sync(_labels, call, task_id, key)
+    data = await _read(call, episode, path)
+    try:
+        await anyio.to_thread.run_sync(check_form, key, labels, data)
+    except AnswerFormatError as exc:
+        raise AnswerFormatError(f"{exc}{NOT_COUNTED}") from None
 
 
 def _labels(call: Call, task_id: str, key: PredictionsKey) -> LabelSet:

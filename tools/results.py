@@ -27,6 +27,8 @@ class DatasetInfo(BaseModel):
     splits: list[SplitCount]
     categories: list[CategoryCount] = Field(description="largest categories first (at most 50)")
     categories_total: int
+    categories_truncated: bool = Field(False, description="more categories exist than are listed")
+    categories_note: str | None = Field(None, description="how to see every category, when truncated")
     data_available: bool = Field(description="the data the tasks need is present and will be mounted")
     data_needed: str
     answer_kinds: list[str]
@@ -94,13 +96,15 @@ class RunResult(BaseModel):
     limits_hit: list[Literal["timeout", "memory", "processes", "disk", "output"]] = Field(
         description="sandbox limits this run ran into: timeout, memory, processes, disk (/workspace or /tmp "
                     "full), output (truncated)")
+    note: str | None = Field(None, description="the limits it ran into, in plain words, and what to do")
     episode_id: str
 
 
 class SubmitResult(BaseModel):
-    correct: bool
-    score: float
+    correct: bool | None = Field(description="the verdict (null for a dry run, which computes none)")
+    score: float | None
     feedback: str
+    dry_run: bool = False
     attempts_used: int
     attempts_left: int
     episode_id: str

@@ -19,13 +19,14 @@ from medgym.errors import (
     TaskNotScorableError,
     VerifierError,
 )
+from scoring.forms import check_form
 from scoring.keys import AnswerKey
 from scoring.score import AnswerValue, Score
 from scoring.verify import verify
 from tools import grading
 from tools.catalog import task_of
 from tools.context import Call
-from tools.episodes import TaskHistory
+from tools.episodes import Episode, TaskHistory
 from tools.params import EpisodeId, TaskId
 from tools.results import DatasetProgress, Progress, ResetResult, SubmitResult
 
@@ -40,10 +41,12 @@ async def submit_answer(
     call: Call,
     task_id: TaskId,
     answer: Annotated[Any, Field(description="a string, number, boolean or a list of those, as the task's "
-                                             "answer_format says")],
+                                             "answer_format says (code, or a predictions file's name, as a string)")],
     episode_id: EpisodeId = None,
+    dry_run: Annotated[bool, Field(description="only check that the answer is well formed: no verdict is "
+                                               "computed and no attempt is used")] = False,
 ) -> SubmitResult:
-    """Score an answer against the hidden ground truth; uses one attempt of the episode."""
+    """Score an answer against the hidden ground truth; uses one attempt of the episode (none with dry_run)."""
     task = task_of(call, task_id)
     available = call.services.store.task_availability(task.dataset, task.category)
     if not available.solvable:
@@ -55,6 +58,8 @@ async def submit_answer(
     if episode.format_errors >= MAX_FORMAT_ERRORS:
         raise QuotaError(f"this episode has made {episode.format_errors} malformed submissions, the most allowed; "
                          "read the task's answer_format and submit in that form in a new episode")
+    if dry_run:
+        return await _check_form(call, episode, task_id, answer)
     try:
         value = answer_value(answer)
         key = call.services.store.answer_key(task_id)
@@ -72,6 +77,25 @@ async def submit_answer(
         attempts_used=episode.attempts_used, attempts_left=episode.attempts_left,
         episode_id=episode.episode_id, episode_ended=not episode.active,
     )
+
+
+async def _check_form(call: Call, episode: Episode, task_id: str, answer: object) -> SubmitResult:
+    """A dry run: the answer's form, checked exactly as a submission would be; no verdict, no attempt."""
+    try:
+        value = answer_value(answer)
+        key = call.services.store.answer_key(task_id)
+        if grading.needs_grading(key):
+            async with episode.lock:
+                await grading.check_form(call, episode, task_id, key, value)
+        else:
+            await anyio.to_thread.run_sync(check_form, key, value)
+    except AnswerFormatError as exc:
+        episode.format_errors += 1
+        message = str(exc)
+        raise AnswerFormatError(message if NOT_COUNTED in message else message + NOT_COUNTED) from None
+    return SubmitResult(correct=None, score=None, dry_run=True, episode_id=episode.episode_id,
+                        feedback="the answer is well formed; it was not scored and no attempt was used",
+                        attempts_used=episode.attempts_used, attempts_left=episode.attempts_left, episode_ended=False)
 
 
 MAX_ANSWER_ITEMS = 10_000

@@ -102,7 +102,7 @@ class Recorder:
             timed_out=payload.get("timed_out") if payload and tool == "run_code" else None,
             oom_killed=payload.get("oom_killed") if payload and tool == "run_code" else None,
             verdict=Verdict(**{k: payload[k] for k in ("correct", "score", "feedback")})
-            if payload and tool == "submit_answer" else None,
+            if payload and tool == "submit_answer" and not payload.get("dry_run") else None,
         ))
 
 

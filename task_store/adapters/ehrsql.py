@@ -23,6 +23,17 @@ _NOW = (
 )
 
 
+def readable_template(template: str) -> str:
+    """An EHRSQL question template as a category a person can read:
+    'has_verb patient {patient_id} been prescribed {drug_name1} [time_filter_global1]?' becomes
+    'has patient been prescribed <drug>?'."""
+    text = template.replace("has_verb", "has")
+    text = re.sub(r"\[time_filter_\w+\]|\{patient_id\}", "", text)
+    text = re.sub(r"\{(\w+?)(?:_name)?\d*\}", lambda m: "<" + m.group(1).replace("_", " ") + ">", text)
+    text = re.sub(r"\[(\w+?)\d*\]", lambda m: "<" + m.group(1).replace("_", " ") + ">", text)
+    return re.sub(r"\s+([?,.])", r"\1", " ".join(text.split())).strip()
+
+
 def table_files(tables: str) -> tuple[str, ...]:
     """The allowlist of a table list ("admissions, chartevents"): each table's CSV, plain or gzipped."""
     return tuple(f"{name.strip()}.csv*" for name in tables.split(",") if name.strip())
@@ -60,7 +71,7 @@ class _EHRSQL(NoSideData):
 
     def parse(self, raw: dict[str, Any], split: str, row: int, side: Mapping[str, str]) -> IndexedTask:
         rec = EHRSQLRecord.model_validate(raw)
-        category = rec.q_tag or rec.tag or rec.template or "question"
+        category = readable_template(rec.q_tag or rec.tag or rec.template) or "question"
         return TaskParts(
             dataset=self.name, split=split, native_id=clean_id(rec.id), category=category,
             question=rec.question, key=ItemSetKey(items=items_of(rec.answer)), kind="list",
