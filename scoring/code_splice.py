@@ -19,6 +19,8 @@ from medgym.errors import AnswerFormatError
 MARKER = "<<insert solution here>>"
 SHOWN_MARKER = "# <<your function goes here>>"
 MAX_SUBMISSION_CHARS = 200_000
+TOO_DEEP = ("the submission nests expressions too deeply to be graded (e.g. a very long chain of + or of calls); "
+            "split it into separate statements")
 _SLOT = "__medgym_solution_slot__"
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -37,16 +39,15 @@ def read_submission(code: object, name: str) -> list[ast.stmt]:
     """The statements of a submitted function definition; `AnswerFormatError` if it is not one."""
     if not isinstance(code, str) or not code.strip():
         raise AnswerFormatError(f"submit the complete definition of the function {name} as Python source text")
-    if len(code) > MAX_SUBMISSION_CHARS:
-        raise AnswerFormatError(f"the submission is longer than {MAX_SUBMISSION_CHARS} characters")
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError) as exc:
-        where = f"line {exc.lineno}: " if isinstance(exc, SyntaxError) and exc.lineno else ""
-        raise AnswerFormatError(f"the submission is not valid Python ({where}{_reason(exc)})") from None
+    tree = _parse_submission(code)
     if not any(isinstance(node, _FUNCTIONS) and node.name == name for node in tree.body):
         raise AnswerFormatError(f"the submission must define the function {name} at its top level: submit its "
                                 f"complete definition (def {name}(...): ...)")
+    try:  # what splicing does with it: a submission nested too deeply for that is refused here, not crashed on
+        copy.deepcopy(tree.body)
+        ast.unparse(tree)
+    except (RecursionError, MemoryError):
+        raise AnswerFormatError(TOO_DEEP) from None
     return tree.body
 
 
@@ -54,14 +55,20 @@ def read_analysis(code: object) -> str:
     """Submitted analysis code (BioDSBench style); `AnswerFormatError` unless it is Python source text."""
     if not isinstance(code, str) or not code.strip():
         raise AnswerFormatError("submit your analysis code as Python source text")
+    _parse_submission(code)
+    return code
+
+
+def _parse_submission(code: str) -> ast.Module:
     if len(code) > MAX_SUBMISSION_CHARS:
         raise AnswerFormatError(f"the submission is longer than {MAX_SUBMISSION_CHARS} characters")
     try:
-        ast.parse(code)
+        return ast.parse(code)
     except (SyntaxError, ValueError) as exc:
         where = f"line {exc.lineno}: " if isinstance(exc, SyntaxError) and exc.lineno else ""
         raise AnswerFormatError(f"the submission is not valid Python ({where}{_reason(exc)})") from None
-    return code
+    except (RecursionError, MemoryError):  # the parser's own limits (deeply nested expressions)
+        raise AnswerFormatError(TOO_DEEP) from None
 
 
 def _reason(exc: SyntaxError | ValueError) -> str:

@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 from medgym.errors import AnswerFormatError
-from scoring.code_splice import MARKER, HarnessError, function_name, read_submission, scrub, splice, stub_variants
+from scoring.code_splice import (
+    MARKER,
+    HarnessError,
+    function_name,
+    read_analysis,
+    read_submission,
+    scrub,
+    splice,
+    stub_variants,
+)
 from task_store.adapters.code import BioCoder, BioDSBench
 from tools.code_programs import asserts_program, asserts_verdict, builtin_error, crash_name, normalized_output
 
@@ -80,6 +89,24 @@ def test_a_submission_that_is_not_the_function_is_a_format_error(answer: object)
     with pytest.raises(AnswerFormatError) as caught:
         read_submission(answer, "get_sorted")
     assert "get_sorted" in str(caught.value) or "Python" in str(caught.value)
+
+
+DEEP = {
+    "not-chain": "def f():\n    return " + "not " * 40_000 + "1",  # the parser runs out of memory
+    "call-chain": "def f():\n    return f" + "()" * 60_000,  # the parser's recursion limit
+    "sum-of-300": "def f():\n    return " + "+".join(["1"] * 300),  # parses, but too deep to copy and splice
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_a_submission_nested_too_deeply_is_a_format_error(name: str) -> None:
+    with pytest.raises(AnswerFormatError, match="nests expressions too deeply"):
+        read_submission(DEEP[name], "f")
+    if name != "sum-of-300":  # analysis code is only parsed here (it runs as text in the grader)
+        with pytest.raises(AnswerFormatError, match="nests expressions too deeply"):
+            read_analysis(DEEP[name])
+    assert splice("<<insert solution here>>\nprint(f())\n", "f", read_submission(
+        "def f():\n    return " + "+".join(["1"] * 150), "f"))  # long but shallow enough: graded
 
 
 def test_helpers_and_imports_in_a_submission_are_kept() -> None:

@@ -30,7 +30,7 @@ import anyio.to_thread
 from medgym.errors import AnswerFormatError, GraderError, SandboxError, TaskNotScorableError
 from sandbox.contract import ExecResult, Mount, Sandbox, SandboxSpec
 from scoring.code_keys import AssertsKey, FunctionOutputKey
-from scoring.code_splice import HarnessError, read_analysis, read_submission, splice
+from scoring.code_splice import TOO_DEEP, HarnessError, read_analysis, read_submission, splice
 from scoring.score import AnswerValue, Score
 from task_store import data
 from task_store.store import TaskStore
@@ -101,7 +101,7 @@ class CodeGrader:
     def _grade_function(self, run: Run, key: FunctionOutputKey, answer: AnswerValue) -> Score:
         statements = read_submission(answer, key.function)
         expected = self.reference_output(run, key)
-        program = _spliced(key, statements)
+        program = submission_program(key, statements)
         [result] = self.run_programs(run, [program], key.timeout_s)
         return function_verdict(result, expected, key.timeout_s)
 
@@ -178,19 +178,28 @@ class CodeGrader:
 
 
 def _spliced(key: FunctionOutputKey, statements: list[ast.stmt]) -> str:
+    """The harness around `statements` (`RecursionError` when the two together nest too deeply)."""
     try:
         return splice(key.harness, key.function, statements)
     except HarnessError as exc:
         raise ReferenceFailed(f"the harness cannot take a function: {exc}") from None
 
 
+def submission_program(key: FunctionOutputKey, statements: list[ast.stmt]) -> str:
+    """The harness with the submission spliced in (`AnswerFormatError`, not an attempt, if it nests too deeply)."""
+    try:
+        return _spliced(key, statements)
+    except RecursionError:
+        raise AnswerFormatError(TOO_DEEP) from None
+
+
 def reference_program(key: FunctionOutputKey) -> str:
     """The harness with the reference spliced in (`ReferenceFailed` if that is impossible)."""
     try:
         statements = read_submission(key.reference, key.function)
-    except AnswerFormatError as exc:
+        return _spliced(key, statements)
+    except (AnswerFormatError, RecursionError) as exc:
         raise ReferenceFailed(f"the reference is not usable: {exc}") from None
-    return _spliced(key, statements)
 
 
 def reference_stdout(result: ExecResult, timeout_s: float) -> str:
