@@ -1,12 +1,16 @@
 """Load test: concurrent MCP clients over streamable HTTP doing mixed work, for a fixed time.
 
 Each client loops: list_tasks -> get_task (a new episode) -> run_code twice -> submit_answer,
-passing its episode_id back (sessionless clients). Reports per-tool latency (p50/p99/max),
-throughput, protocol errors and tool errors, checks that every episode the clients opened is in
-the server's records exactly once with exactly its calls (nothing lost or duplicated), and
-samples the server's memory to show it does not grow.
+passing its episode_id back (sessionless clients), so episodes start continuously. Reports
+per-tool latency (p50/p99/max) with the episode's first run_code (its sandbox start) apart,
+episodes per second, protocol errors and tool errors, checks that every episode the clients
+opened is in the server's records exactly once with exactly its calls (nothing lost or
+duplicated), and samples the server's memory to show it does not grow. Several client counts
+(`--clients 16,64`) run one after the other against one server, to show the machine's ceiling of
+episode starts and the latency below and above it (beyond MEDGYM_MAX_SANDBOXES, starts wait in a
+fair queue instead of failing).
 
-usage: python benchmarks/load_http.py [--clients 16] [--seconds 60] [--home DIR]
+usage: python benchmarks/load_http.py [--clients 16,64] [--seconds 60] [--home DIR]
 """
 
 from __future__ import annotations
@@ -53,14 +57,15 @@ class Stats:
         self.tool_errors: list[str] = []
         self.episodes: list[str] = []
 
-    async def call(self, client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any] | None:
+    async def call(self, client: Client, tool: str, arguments: dict[str, Any],
+                   label: str | None = None) -> dict[str, Any] | None:
         started = time.perf_counter()
         try:
             result = await client.call_tool(tool, arguments)
         except Exception as exc:  # a protocol or transport failure
             self.protocol_errors.append(f"{tool}: {type(exc).__name__}: {exc}")
             return None
-        self.latency[tool].append((time.perf_counter() - started) * 1000)
+        self.latency[label or tool].append((time.perf_counter() - started) * 1000)
         if result.is_error:
             self.tool_errors.append(f"{tool}: {' '.join(getattr(c, 'text', '') for c in result.content)[:200]}")
             return None
@@ -80,8 +85,9 @@ async def client_loop(url: str, stats: Stats, deadline: float, seed: int) -> Non
                 continue
             episode = view["episode_id"]
             stats.episodes.append(episode)
-            for code in CODE:
-                await stats.call(client, "run_code", {"task_id": task_id, "episode_id": episode, "code": code})
+            for number, code in enumerate(CODE):
+                await stats.call(client, "run_code", {"task_id": task_id, "episode_id": episode, "code": code},
+                                 label="run_code (episode start)" if number == 0 else "run_code")
             kind = view["answer_format"]["kind"]
             await stats.call(client, "submit_answer", {"task_id": task_id, "episode_id": episode,
                                                        "answer": ["x"] if kind == "list" else 0})
@@ -95,6 +101,10 @@ async def sample_memory(pid: int, deadline: float, samples: list[tuple[float, fl
 
 
 async def drive(url: str, pid: int, clients: int, seconds: float) -> tuple[Stats, list[tuple[float, float]]]:
+    from evaluation.session import wait_until_ready
+
+    async with Client(url, read_timeout_seconds=900) as client:
+        await wait_until_ready(client)  # a fresh home builds the pack first
     stats = Stats()
     samples: list[tuple[float, float]] = []
     deadline = time.monotonic() + seconds
@@ -124,7 +134,7 @@ def check_records(db: Path, episodes: list[str]) -> tuple[int, int, int]:
 
 def start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MEDGYM_HOME": str(home), "MEDGYM_LOG_LEVEL": "WARNING", "MEDGYM_POOL_SIZE": "4",
-           "MEDGYM_MAX_EPISODES_PER_CLIENT": "64"}
+           "MEDGYM_MAX_EPISODES_PER_CLIENT": "1024"}  # every client here is anonymous on loopback: one address
     command = [sys.executable, "-m", "medgym_cli", "serve", "--transport", "http", "--port", str(port)]
     proc = subprocess.Popen(command, env=env, stderr=(home / "server.log").open("wb"))
     deadline = time.monotonic() + 180  # the built-in pack may be built first
@@ -149,7 +159,8 @@ def report(stats: Stats, samples: list[tuple[float, float]], records: tuple[int,
     steady = [rss for t, rss in samples if t >= 10] or [rss for _, rss in samples]
     lines += [
         "",
-        f"calls: {total} in {seconds:.0f} s ({total / seconds:.1f}/s); episodes: {len(stats.episodes)}",
+        f"calls: {total} in {seconds:.0f} s ({total / seconds:.1f}/s); episodes: {len(stats.episodes)} "
+        f"({len(stats.episodes) / seconds:.2f} episodes/s)",
         f"protocol errors: {len(stats.protocol_errors)}; tool errors: {len(stats.tool_errors)}",
         f"episode records: {recorded}/{len(stats.episodes)} present, {complete} with exactly their 4 calls, "
         f"{duplicated} duplicated ids",
@@ -161,24 +172,30 @@ def report(stats: Stats, samples: list[tuple[float, float]], records: tuple[int,
     return "\n".join(lines)
 
 
+def run_one(home: Path, clients: int, seconds: float) -> bool:
+    """One load level against a fresh server on `home`: prints its report; True when error-free."""
+    port = _free_port()
+    server = start_server(home, port)
+    try:
+        stats, samples = anyio.run(drive, f"http://127.0.0.1:{port}/mcp", server.pid, clients, seconds)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=300)
+    print(f"\n## {clients} clients over streamable HTTP for {seconds:.0f} s\n")
+    print(report(stats, samples, check_records(home / "medgym.sqlite", stats.episodes), seconds))
+    return not stats.protocol_errors and not stats.tool_errors
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", default="16", help="client counts, comma-separated (e.g. 16,64)")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--home", type=Path, help="medgym home (default: a fresh temporary one)")
     args = parser.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="medgym-load-"))
     home.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    server = start_server(home, port)
-    try:
-        stats, samples = anyio.run(drive, f"http://127.0.0.1:{port}/mcp", server.pid, args.clients, args.seconds)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=120)
-    print(f"{args.clients} clients over streamable HTTP for {args.seconds:.0f} s")
-    print(report(stats, samples, check_records(home / "medgym.sqlite", stats.episodes), args.seconds))
-    return 0 if not stats.protocol_errors and not stats.tool_errors else 1
+    results = [run_one(home, int(count), args.seconds) for count in str(args.clients).split(",")]
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":

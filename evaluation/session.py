@@ -13,12 +13,9 @@ from typing import Any
 import anyio
 from mcp import Client
 
+from medgym.errors import ServiceError, ToolCallError
 from trajectory.toolspecs import openai_specs
 from trajectory.transcript import Message, opening, tool_call, tool_result
-
-
-class ToolCallError(RuntimeError):
-    """A tool returned an error (the message is what the model would read)."""
 
 
 class EpisodeSession:
@@ -95,7 +92,7 @@ async def agent_tool_specs(client: Client) -> list[dict[str, Any]]:
     return openai_specs(tool.model_dump(by_alias=True) for tool in listed.tools)
 
 
-class ServerNotReadyError(RuntimeError):
+class ServerNotReadyError(ServiceError):
     """The server's task catalog did not become ready in time (or failed to load)."""
 
 

@@ -27,6 +27,7 @@ from tools.catalog import list_datasets, shorten
 from tools.context import Call
 from tools.episodes import Caller
 from tools.readiness import GLANCE
+from tools.status import server_status
 from tools.toolset import TOOLS
 from trajectory.store import storable
 from trajectory.toolspecs import TOOL_SPECS_KEY, openai_specs
@@ -156,6 +157,15 @@ def _register_resources(mcp: MCPServer[AppState], handle: ServerHandle) -> None:
         if trajectory is None or trajectory.episode.client != pseudonym(caller_of(ctx).key):
             raise ResourceError(f"no recorded episode {shorten(episode_id)} of yours")
         return trajectory.model_dump_json(indent=2)
+
+    @mcp.resource("medgym://status", name="status", mime_type="application/json")
+    def status_resource() -> str:
+        """Capacity and back-pressure: sandboxes running and free, warm pool, starts waiting, start latency."""
+        if handle.state is None:
+            raise ResourceError("the server is not running")
+        state = handle.state
+        status = server_status(state.services.episodes.capacity, state.pool, state.services.catalog.progress.state)
+        return status.model_dump_json(indent=2)
 
     @mcp.prompt(title="Solve a medgym task")
     def solve_task(task_id: str) -> str:

@@ -22,6 +22,7 @@ from sandbox.contract import SandboxBackend
 from sandbox.pool import WarmPool
 from task_store.audit_index import build_audit
 from task_store.roots import open_store
+from tools.capacity import Capacity
 from tools.code_grader import CodeGrader
 from tools.context import Services
 from tools.episodes import EpisodeManager
@@ -71,12 +72,14 @@ def load_catalog(settings: Settings, catalog: Catalog) -> None:
 async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     catalog = Catalog(settings.catalog_wait_s)
     backend = settings.backend_config().build(instance_id=uuid.uuid4().hex[:12])
-    pool = WarmPool(backend.start, settings.pool_size)
+    pool = WarmPool(backend.start, settings.pool_size, max_size=settings.pool_max)
     fhir = fhir_episodes_for(backend, settings.home / "fhir-cache", settings.pool_size)
     sandboxes = SandboxProvider(lambda: catalog.store, settings.image, settings.limits, pool.acquire, fhir,
                                 start_fresh=backend.start)
+    capacity = Capacity(settings.max_sandboxes, settings.start_wait_s, settings.max_starts)
     episodes = EpisodeManager(sandboxes.for_episode, settings.max_attempts, settings.episode_idle_timeout_s,
-                              settings.max_episodes_per_client, settings.max_sandboxes, settings.episodes_per_task)
+                              settings.max_episodes_per_client, settings.max_sandboxes, settings.episodes_per_task,
+                              capacity)
     grader = CodeGrader(lambda: catalog.store, sandboxes, ReferenceCache(settings.home / "grader-cache"))
     services = Services(catalog=catalog, episodes=episodes, limits=settings.limits, code_grader=grader)
     recorder = start_recording(settings, catalog, episodes, None)

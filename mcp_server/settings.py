@@ -39,6 +39,8 @@ class Settings(BaseModel):
     image: str = Field(f"medgym-sandbox:{__version__}", description="sandbox image")
     docker_host: str | None = Field(None, description="Docker engine address (default: DOCKER_HOST or the socket)")
     pool_size: int = Field(2, ge=0, le=32, description="warm sandboxes kept ready per kind (0: no pool)")
+    pool_max: int = Field(8, ge=0, le=256, description="how far a kind's warm pool may grow while episodes start "
+                                                        "faster than it refills (it shrinks back when idle)")
     max_attempts: int = Field(1, ge=1, le=100, description="submissions per episode (1 = benchmark mode)")
     catalog_wait_s: float | None = Field(None, gt=0, description="how long a tool call waits for the task catalog "
                                                                  "to load before answering 'still indexing' "
@@ -59,7 +61,12 @@ class Settings(BaseModel):
     max_request_bytes: int = Field(2 * 1024 * 1024, ge=65536, description="largest HTTP request body accepted")
     max_episodes_per_client: int = Field(
         32, ge=1, description="sandboxes one HTTP client may run at once (its open episodes: 50 times that)")
-    max_sandboxes: int = Field(64, ge=1, description="sandboxes this server runs at once, over all clients")
+    max_sandboxes: int = Field(64, ge=1, description="sandboxes this server runs at once, over all clients; "
+                                                     "more episode starts wait in a fair queue")
+    start_wait_s: float = Field(120.0, gt=0, description="how long an episode start waits for a free sandbox "
+                                                         "before it is refused")
+    max_starts: int = Field(4, ge=1, description="sandboxes that may start at once (ramping up from one while "
+                                                 "starts are fast)")
     max_sessions_per_client: int = Field(64, ge=1, description="open HTTP MCP sessions per token or address")
     max_connections: int = Field(1000, ge=8, description="open HTTP connections (a request head must arrive "
                                                            "within 10 s)")

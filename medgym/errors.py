@@ -19,7 +19,9 @@
     │   ├── VerifierError            a verifier crashed (recorded as an error, never as a wrong answer)
     │   ├── GraderError              a code grader failed through no fault of the submission (not counted)
     │   └── StoreError               the task or record store failed
-    └── ConfigurationError       the operator's configuration or command is wrong (settings, tokens, image)
+    ├── ConfigurationError       the operator's configuration or command is wrong (settings, tokens, image)
+    │   └── DataError                a data file or record cannot be read in its dataset's format
+    └── ToolCallError            (scripted clients) a tool answered with an error; the message is what a model reads
 
 Clients see `ClientError`s as tool errors with their message, and `ServiceError`s as tool errors
 prefixed "medgym server problem (not caused by your input)". That translation happens in one
@@ -122,3 +124,11 @@ class StoreError(ServiceError):
 # -- the operator's configuration ---------------------------------------------------------------
 class ConfigurationError(MedgymError, ValueError):
     """Settings, tokens, image or command-line options are wrong; the message names what to fix."""
+
+
+class DataError(ConfigurationError):
+    """A data file or record cannot be read in its dataset's format (the message names what, never a value)."""
+
+
+class ToolCallError(MedgymError):
+    """In medgym's own scripted MCP clients: a tool answered with an error (the message is what a model reads)."""

@@ -213,6 +213,39 @@ def _pct(part: int, whole: int) -> str:
     return f"{part}/{whole} ({100.0 * part / whole:.1f}%)" if whole else "-"
 
 
+def status(settings: Settings, args: argparse.Namespace) -> int:
+    import anyio
+
+    try:
+        text = anyio.run(_read_status, args.url, settings)
+    except Exception as exc:
+        raise CommandError(f"could not read {args.url}: {type(exc).__name__}: {exc}") from None
+    data = json.loads(text)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"catalog: {data['catalog']}")
+    print(f"{'node':10} {'running':>8} {'free':>6} {'pool':>9} {'waiting':>8} {'starts/min':>11} {'p50 ms':>8} "
+          f"{'p99 ms':>8}")
+    for node in data["nodes"]:
+        print(f"{node['node']:10} {node['sandboxes_running']:8} {node['sandboxes_free']:6} "
+              f"{node['pool_idle']:>4}/{node['pool_target']:<4} {node['starts_waiting']:8} "
+              f"{node['starts_per_minute']:11} {node['start_p50_ms'] or '-':>8} {node['start_p99_ms'] or '-':>8}")
+    return 0
+
+
+async def _read_status(url: str, settings: Settings) -> str:
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    token = settings.token.get_secret_value() if settings.token is not None else None
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"} if token else {})
+    async with Client(streamable_http_client(url, http_client=http)) as client:
+        contents = (await client.read_resource("medgym://status")).contents
+    return str(getattr(contents[0], "text", ""))
+
+
 def demo(settings: Settings, args: argparse.Namespace) -> int:
     import anyio
 

@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     image.add_parser("status", parents=[common], help="is the image present and current?")
 
     commands.add_parser("doctor", parents=[common], help="check Docker, the image and the data directory")
+    status = commands.add_parser("status", parents=[common],
+                                 help="a running HTTP server's capacity: sandboxes, warm pool, queue, start latency")
+    status.add_argument("--url", default="http://127.0.0.1:8765/mcp", help="the server's MCP endpoint")
+    status.add_argument("--json", action="store_true")
     _eval_parser(commands, common)
     export = commands.add_parser("export", parents=[common], help="training data from a run directory or the store")
     export.add_argument("source", nargs="?", help="a run directory, a folder of runs, or medgym.sqlite "
@@ -129,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "datasets": commands.datasets,
         "image": commands.image,
         "doctor": commands.doctor,
+        "status": commands.status,
         "demo": commands.demo,
         "eval": commands.evaluate,
         "export": commands.export,

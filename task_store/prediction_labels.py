@@ -12,7 +12,7 @@ import functools
 import logging
 from pathlib import Path
 
-from medgym.errors import TaskNotScorableError
+from medgym.errors import DataError, TaskNotScorableError
 from scoring.prediction_file import canonical_id
 from scoring.prediction_keys import InlineLabels, LabelFile, PredictionsKey, Target
 from scoring.predictions import LabelSet, inline_labels
@@ -23,7 +23,7 @@ _TRUE = frozenset({"true", "1", "1.0", "yes"})
 _FALSE = frozenset({"false", "0", "0.0", "no"})
 
 
-class LabelFileError(ValueError):
+class LabelFileError(DataError):
     """A test label file that cannot be used (the message names the line, never a value)."""
 
 

@@ -34,7 +34,7 @@ def server(tmp_path: Path, shared_dir: Path) -> Iterator[tuple[int, Path]]:
     tokens.write_text(f"alice {ALICE}\nbob {BOB}\n")
     proc, port = _start(tmp_path, shared_dir, "127.0.0.1", {
         "MEDGYM_TOKEN_FILE": str(tokens), "MEDGYM_MAX_SESSIONS_PER_CLIENT": "4", "MEDGYM_MAX_SANDBOXES": "6",
-        "MEDGYM_MAX_EPISODES_PER_CLIENT": "4"})
+        "MEDGYM_MAX_EPISODES_PER_CLIENT": "4", "MEDGYM_START_WAIT_S": "3"})
     _wait(proc, port, tmp_path / "server.log")
     yield port, tmp_path / "server.log"
     proc.terminate()
@@ -197,7 +197,7 @@ def test_the_server_wide_sandbox_cap(server: tuple[int, Path]) -> None:
     for number in range(5, 7):
         _call(port, BOB, "run_code", {"task_id": f"npowerai/train/{number}", "code": "print(1)"}, bob)
     refused = _call(port, BOB, "run_code", {"task_id": "npowerai/train/7", "code": "print(1)"}, bob)
-    assert refused.get("isError") and "maximum of 6 sandboxes" in refused["content"][0]["text"]
+    assert refused.get("isError") and "all 6 sandboxes of this server are in use" in refused["content"][0]["text"]
 
 
 # -- 5. answers cannot freeze the event loop -------------------------------------------------------

@@ -25,6 +25,7 @@ import anyio.to_thread
 
 from medgym.errors import EpisodeError, QuotaError
 from sandbox.contract import Sandbox
+from tools.capacity import Capacity, Progress
 from trajectory.records import EndReason
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,8 @@ class EpisodeManager:
     """The episode table of one server process (shared by all its clients)."""
 
     def __init__(self, sandbox_factory: SandboxFactory, max_attempts: int, idle_timeout_s: float,
-                 max_per_client: int = 32, max_sandboxes: int = 64, episodes_per_task: int | None = None):
+                 max_per_client: int = 32, max_sandboxes: int = 64, episodes_per_task: int | None = None,
+                 capacity: Capacity | None = None):
         self._factory = sandbox_factory
         self.max_attempts = max_attempts
         self.episodes_per_task = episodes_per_task
@@ -148,6 +150,7 @@ class EpisodeManager:
         self.idle_timeout_s = idle_timeout_s
         self.max_per_client = max_per_client
         self.max_sandboxes = max_sandboxes
+        self.capacity = capacity or Capacity(max_sandboxes)
         # sandbox I/O (starting containers, runs) has its own worker threads: it never delays other tools
         self.threads = anyio.CapacityLimiter(max_sandboxes + 8)
         self._episodes: dict[str, Episode] = {}
@@ -229,20 +232,24 @@ class EpisodeManager:
         return [e for e in self._episodes.values() if e.client == client]
 
     # -- sandboxes ------------------------------------------------------------------------------
-    async def sandbox(self, episode: Episode) -> Sandbox:
-        """The episode's sandbox, started on first use (call with `episode.lock` held)."""
+    async def sandbox(self, episode: Episode, progress: Progress | None = None) -> Sandbox:
+        """The episode's sandbox, started on first use (call with `episode.lock` held). When every
+        sandbox slot is taken the start waits in the fair queue (`progress` is told its place)."""
         episode.check_active()
         if episode.sandbox is None:
-            self._check_sandbox_quota(episode)
-            episode.sandbox = await anyio.to_thread.run_sync(self._factory, episode, limiter=self.threads)
+            self._check_client_quota(episode)
+            await self.capacity.reserve(episode.quota_key or episode.client or episode.episode_id, progress)
+            try:
+                async with self.capacity.starting():
+                    episode.sandbox = await anyio.to_thread.run_sync(self._factory, episode, limiter=self.threads)
+            except BaseException:
+                self.capacity.release()
+                raise
         return episode.sandbox
 
-    def _check_sandbox_quota(self, episode: Episode) -> None:
-        """At most `max_sandboxes` sandboxes run at once; on a shared server one client may run at most
-        `max_per_client` of them."""
-        if self.running() >= self.max_sandboxes:
-            raise QuotaError(f"the server already runs its maximum of {self.max_sandboxes} sandboxes; try again "
-                             "when other episodes have finished")
+    def _check_client_quota(self, episode: Episode) -> None:
+        """On a shared server one client may run at most `max_per_client` sandboxes at once (its own
+        doing: an error at once, not a wait)."""
         key = episode.quota_key
         if key is None:
             return
@@ -261,6 +268,7 @@ class EpisodeManager:
         ms that no caller should wait for); the next run starts a fresh one."""
         sandbox, episode.sandbox = episode.sandbox, None
         if sandbox is not None:
+            self.capacity.release()
             self._closing.submit(_close_quietly, sandbox)
 
     def wait_closed(self) -> None:

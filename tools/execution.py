@@ -71,7 +71,7 @@ async def run_in_sandbox(call: Call, episode: Episode, code: str, timeout: float
     """Run code in the episode's sandbox (started on first use); a lost sandbox is dropped."""
     episodes = call.services.episodes
     try:
-        sandbox = await episodes.sandbox(episode)
+        sandbox = await episodes.sandbox(episode, call.progress)
     except SandboxUnavailableError as exc:
         raise SandboxUnavailableError(f"medgym could not start a sandbox: {exc}") from None
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Mapping
 
+from medgym.errors import DataError
 from task_store.audit.units import (
     HEIGHT_UNITS,
     WEIGHT_UNITS,
@@ -24,7 +25,7 @@ from task_store.audit.units import (
 )
 
 
-class EntityError(ValueError):
+class EntityError(DataError):
     """An entity the audit needs is missing, malformed or implausible; the message says which."""
 
 

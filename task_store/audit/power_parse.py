@@ -11,11 +11,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from medgym.errors import DataError
+
 NUMBER = r"(\d+(?:\.\d+)?|\.\d+)"
 Target = Literal["size", "power"]
 
 
-class ParseError(ValueError):
+class ParseError(DataError):
     """A parameter the audit needs could not be read from the question."""
 
 

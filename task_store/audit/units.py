@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from medgym.errors import DataError
 
-class UnitError(ValueError):
+
+class UnitError(DataError):
     """A unit the audit does not know for this quantity."""
 
 
