@@ -3,7 +3,8 @@
 - `oracle`: runs the built-in pack's reference solution and submits its last line (a sanity check
   of the whole loop; reads the solutions from the local store, never from the server). A
   prediction task's reference writes /workspace/predictions.csv and prints the file name as its
-  last line, so the oracle submits the file name, as a prediction agent must;
+  last line, so the oracle submits the file name, as a prediction agent must; for a code task it
+  submits the reference code itself;
 - `openai`: any OpenAI-compatible chat-completions endpoint with tool calling;
 - `python`: `module:function`, an `async def agent(session: EpisodeSession) -> None`.
 """
@@ -40,6 +41,9 @@ def oracle_agent(reference: Callable[[str], str | None]) -> Agent:
         code = reference(session.task_id)
         if not code:
             raise AgentSetupError(f"{session.task_id} has no reference solution (only built-in pack tasks do)")
+        if session.view.get("answer_format", {}).get("kind") == "code":  # the reference is the code to submit
+            await session.submit(code)
+            return
         result = await session.run_code(code, timeout_s=120)
         lines = str(result.get("stdout", "")).strip().splitlines()
         if lines:

@@ -23,10 +23,12 @@ from sandbox.pool import WarmPool
 from task_store.audit_index import build_audit
 from task_store.roots import open_store
 from tools.capacity import Capacity
+from tools.code_grader import CodeGrader
 from tools.context import Services
 from tools.episodes import EpisodeManager
 from tools.fhir_episodes import fhir_episodes_for, reap_fhir_networks
 from tools.readiness import Catalog
+from tools.reference_cache import ReferenceCache
 from tools.sandboxes import SandboxProvider
 from trajectory.recorder import Recorder
 
@@ -72,12 +74,14 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     backend = settings.backend_config().build(instance_id=uuid.uuid4().hex[:12])
     pool = WarmPool(backend.start, settings.pool_size, max_size=settings.pool_max)
     fhir = fhir_episodes_for(backend, settings.home / "fhir-cache", settings.pool_size)
-    sandboxes = SandboxProvider(lambda: catalog.store, settings.image, settings.limits, pool.acquire, fhir)
+    sandboxes = SandboxProvider(lambda: catalog.store, settings.image, settings.limits, pool.acquire, fhir,
+                                start_fresh=backend.start)
     capacity = Capacity(settings.max_sandboxes, settings.start_wait_s, settings.max_starts)
     episodes = EpisodeManager(sandboxes.for_episode, settings.max_attempts, settings.episode_idle_timeout_s,
                               settings.max_episodes_per_client, settings.max_sandboxes, settings.episodes_per_task,
                               capacity)
-    services = Services(catalog=catalog, episodes=episodes, limits=settings.limits)
+    grader = CodeGrader(lambda: catalog.store, sandboxes, ReferenceCache(settings.home / "grader-cache"))
+    services = Services(catalog=catalog, episodes=episodes, limits=settings.limits, code_grader=grader)
     recorder = start_recording(settings, catalog, episodes, None)
     try:
         async with anyio.create_task_group() as group:

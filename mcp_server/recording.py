@@ -107,8 +107,9 @@ def record_call(
         episode_id = episode.episode_id if episode else None
     if episode_id is None:
         return
-    reference = tool == "run_code" and references.is_reference(
-        state.services.store, episode_id, str(arguments.get("task_id")), arguments.get("code"))
+    submitted = arguments.get("code") if tool == "run_code" else arguments.get("answer")  # code tasks submit code
+    reference = tool in ("run_code", "submit_answer") and references.is_reference(
+        state.services.store, episode_id, str(arguments.get("task_id")), submitted)
     message, kind = error if error is not None else (None, None)
     state.recorder.event(episode_id, tool, arguments, result, message, kind, duration_ms, reference)
 

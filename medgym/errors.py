@@ -17,6 +17,7 @@
     │   │   ├── SandboxLostError         the sandbox disappeared or stopped answering
     │   │   └── SandboxTimeoutError      the runner did not answer in time (also a TimeoutError)
     │   ├── VerifierError            a verifier crashed (recorded as an error, never as a wrong answer)
+    │   ├── GraderError              a code grader failed through no fault of the submission (not counted)
     │   └── StoreError               the task or record store failed
     ├── ConfigurationError       the operator's configuration or command is wrong (settings, tokens, image)
     │   └── DataError                a data file or record cannot be read in its dataset's format
@@ -109,6 +110,11 @@ class SandboxTimeoutError(SandboxError, TimeoutError):
 
 class VerifierError(ServiceError):
     """A verifier crashed on a submission: a medgym bug, recorded as an error, never a wrong answer."""
+
+
+class GraderError(ServiceError):
+    """Grading code failed through no fault of the submission: the grader sandbox could not start, the
+    reference crashed or timed out. Reported as a medgym problem, never counted as an attempt."""
 
 
 class StoreError(ServiceError):

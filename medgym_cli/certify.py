@@ -2,7 +2,9 @@
 correct, and constant answers must score incorrect. Tasks that fail are quarantined (not served).
 Prediction tasks: the reference writes a predictions file in the sandbox, which is read back and
 scored; constant and random predictions files must score incorrect (`certify_predictions`).
-FHIR tasks are certified in real episode bundles, with more probes (`certify_fhir`).
+FHIR tasks are certified in real episode bundles, with more probes (`certify_fhir`). Code tasks
+(the pack's and a data directory's BioCoder / BioDSBench) run in fresh grader sandboxes
+(`certify_code`); a data directory's failures are quarantined beside the index.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medgym.errors import AnswerFormatError, SandboxUnavailableError
+from medgym_cli import certify_code
 from medgym_cli.certify_fhir import check_fhir_task
 from medgym_cli.certify_predictions import check_predictions
 from sandbox.contract import Sandbox
@@ -48,6 +51,7 @@ class DatasetReport:
     constants_incorrect: int = 0
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class Outcome:
     reference_ok: bool
     constants_ok: bool
     detail: str
+    skipped: bool = False  # could not be checked here (e.g. its data is missing): never quarantined
 
 
 def select(store: TaskStore, dataset: str | None, limit: int | None) -> list[Task]:
@@ -133,15 +138,24 @@ def certify(
         by_dataset[task.dataset].append(task)
     for dataset, items in by_dataset.items():
         started = time.monotonic()
-        with _checker(store, sandboxes, dataset) as check:
-            for task in items:
-                outcome = check(task)
-                _tally(reports[dataset], outcome)
-                outcomes.append(outcome)
-                if on_result:
-                    on_result(outcome)
+        for outcome in _outcomes(store, sandboxes, dataset, items):
+            _tally(reports[dataset], outcome)
+            outcomes.append(outcome)
+            if on_result:
+                on_result(outcome)
         reports[dataset].seconds = round(time.monotonic() - started, 1)
     return dict(reports), outcomes
+
+
+def _outcomes(store: TaskStore, sandboxes: SandboxProvider, dataset: str, items: list[Task]) -> Iterator[Outcome]:
+    """Each task's outcome: code tasks in fresh grader sandboxes, the others through `_checker`."""
+    if certify_code.is_code_dataset(store, items):
+        for code in certify_code.certify_tasks(store, sandboxes, items):
+            yield Outcome(code.task_id, code.reference_ok, code.trivial_ok, code.detail, code.skipped)
+        return
+    with _checker(store, sandboxes, dataset) as check:
+        for task in items:
+            yield check(task)
 
 
 @contextmanager
@@ -173,6 +187,9 @@ def _fhir_key(store: TaskStore, task_id: str) -> FhirTaskKey:
 
 def _tally(report: DatasetReport, outcome: Outcome) -> None:
     report.tasks += 1
+    if outcome.skipped:
+        report.skipped.append(f"{outcome.task_id}: {outcome.detail}")
+        return
     report.reference_correct += outcome.reference_ok
     report.constants_incorrect += outcome.constants_ok
     if not (outcome.reference_ok and outcome.constants_ok):
@@ -181,10 +198,19 @@ def _tally(report: DatasetReport, outcome: Outcome) -> None:
 
 def apply(pack_root: Path, outcomes: list[Outcome], reports: dict[str, DatasetReport]) -> int:
     """Record the certification in the pack and quarantine the tasks that failed."""
-    failed = {o.task_id for o in outcomes if not (o.reference_ok and o.constants_ok)}
+    failed = {o.task_id for o in outcomes if not ((o.reference_ok and o.constants_ok) or o.skipped)}
     summary = {name: r.__dict__ for name, r in sorted(reports.items())}
     (pack_root / "certification.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return quarantine(pack_root, failed)
+
+
+def record_data_dir(home: Path, outcomes: list[Outcome]) -> int:
+    """Quarantine failing tasks of a user's data directory (beside the index); returns how many."""
+    from task_store import quarantine as data_dir_quarantine
+
+    failed = {o.task_id: o.detail for o in outcomes if not ((o.reference_ok and o.constants_ok) or o.skipped)}
+    data_dir_quarantine.record(home, failed, {o.task_id for o in outcomes if o.reference_ok and o.constants_ok})
+    return len(failed)
 
 
 def pack_root_of(store: TaskStore) -> DataRoot | None:

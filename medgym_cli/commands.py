@@ -9,6 +9,7 @@ from typing import Any
 
 from mcp_server.settings import Settings
 from medgym.errors import ConfigurationError, UnknownTaskError
+from task_store.pack.build import PACK_DATASETS
 from task_store.store import TaskFilter, TaskStore
 
 
@@ -156,10 +157,13 @@ def _certify(settings: Settings, store: TaskStore, args: argparse.Namespace) -> 
     from tools.sandboxes import SandboxProvider
 
     pack = certify.pack_root_of(store)
-    if pack is None:
-        raise CommandError("the built-in pack is disabled (MEDGYM_PACK=0): nothing to certify")
+    in_pack = args.dataset is None or args.dataset in PACK_DATASETS
+    if args.dataset is not None and store.root_of(args.dataset) is None:
+        raise CommandError(f"no dataset {args.dataset!r} here; datasets: {', '.join(store.datasets()) or 'none'}")
+    if pack is None and in_pack:
+        raise CommandError("the built-in pack is disabled (MEDGYM_PACK=0): pass --dataset D of the data directory")
     chosen = certify.select(store, args.dataset, args.limit)
-    print(f"certifying {len(chosen)} pack tasks in the sandbox ({settings.image}) ...", file=sys.stderr)
+    print(f"certifying {len(chosen)} tasks in the sandbox ({settings.image}) ...", file=sys.stderr)
     done = [0]
 
     def progress(outcome: certify.Outcome) -> None:
@@ -183,10 +187,13 @@ def _certify(settings: Settings, store: TaskStore, args: argparse.Namespace) -> 
     failures += _prior_failures(store, {task.dataset for task in chosen})
     for failure in failures:
         print(f"FAILED {failure}")
+    for skipped in (s for r in reports.values() for s in r.skipped):
+        print(f"SKIPPED {skipped}")
     if not args.dry_run:
-        moved = certify.apply(pack.path, outcomes, reports)
+        moved = certify.apply(pack.path, outcomes, reports) if in_pack and pack is not None else \
+            certify.record_data_dir(settings.home, outcomes)
         if moved:
-            print(f"{moved} failing task(s) quarantined: they are no longer served", file=sys.stderr)
+            print(f"{moved} failing task(s) quarantined (not scored)", file=sys.stderr)
     return 1 if failures else 0
 
 

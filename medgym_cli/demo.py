@@ -115,6 +115,11 @@ async def _solve(client: Client, oracle: Any, task_id: str) -> bool:
         _show("inspect_data", f"{len(tables['rows'])} tables: " + ", ".join(
             f"{row[0]} ({row[4]} rows)" for row in tables["rows"]), 300)
     code = oracle.reference_solution(task_id)
+    if view["answer_format"]["kind"] == "code":  # the reference is the code to submit, graded in a grader sandbox
+        verdict = await _call(client, "submit_answer", task_id=task_id, answer=code)
+        print(f"  submit_answer: the reference code ({len(code.splitlines())} lines): correct={verdict['correct']}  "
+              f"({verdict['feedback']})")
+        return bool(verdict["correct"])
     run = await _call(client, "run_code", task_id=task_id, code=code, timeout_s=120)
     output = run["stdout"].strip().splitlines()
     print(f"  run_code: the reference solution ({len(code.splitlines())} lines) ran in "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mcp_server.settings import Settings
 from medgym.errors import SandboxError
-from task_store import data
+from task_store import data, task_data
 from task_store.adapters import ADAPTERS
 from task_store.loader import discover
 from task_store.prediction_data import missing_files
@@ -118,6 +118,10 @@ def _dataset_check(directory: Path, dataset: str) -> Check:
                      f"{', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}", optional=True,
                      fix=f"put them in {directory} (features, train/val labels, and the test labels, which are "
                          "never mounted)")
+    if missing := task_data.missing_studies(directory) if dataset == task_data.STUDY_DATASET else []:
+        return Check(f"  {dataset}", False, f"{len(missing)} studies missing (their tasks are listed, not solvable): "
+                     f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}", optional=True,
+                     fix=f"put each study's files in {directory}/data/<study>/")
     if data.data_available(directory, dataset):
         return Check(f"  {dataset}", True, f"data present ({spec.summary})", optional=True)
     return Check(f"  {dataset}", False, f"task files only: missing {spec.summary}", optional=True,

@@ -10,7 +10,6 @@ from typing import Any
 
 from mcp_server.settings import Settings, SettingsError
 from medgym.version import __version__
-from task_store.pack.build import PACK_DATASETS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,8 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     show = tasks.add_parser("show", parents=[common], help="show one task as an agent sees it")
     show.add_argument("task_id")
     certify = tasks.add_parser("certify", parents=[common],
-                               help="run the built-in pack's reference solutions in the sandbox and score them")
-    certify.add_argument("--dataset", choices=list(PACK_DATASETS))
+                               help="run reference solutions in the sandbox and score them; quarantine failures")
+    certify.add_argument("--dataset", help="a built-in pack dataset (default: all of them), or a data-directory "
+                                           "dataset with reference solutions (biocoder, biodsbench)")
     certify.add_argument("--limit", type=int, help="certify a sample stratified by dataset and category")
     certify.add_argument("--dry-run", action="store_true", help="report only; do not quarantine failures")
     audit = tasks.add_parser("audit", parents=[common],

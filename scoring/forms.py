@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import assert_never
 
 from medgym.errors import AnswerFormatError, TaskNotScorableError
+from scoring.code_keys import AssertsKey, FunctionOutputKey
+from scoring.code_splice import read_analysis, read_submission
 from scoring.dates import GESTATION_FORMS, parse_calendar_date, parse_gestational_age
 from scoring.fhir_key import FhirTaskKey
 from scoring.fhir_rules import answer_items, shape_of
@@ -52,7 +54,8 @@ def accepted_forms(kind: str) -> str:
 def check_form(key: AnswerKey, answer: AnswerValue) -> None:
     """Raise `AnswerFormatError` if `answer` is not a well-formed answer for `key`; compute no verdict.
 
-    Keys graded by running something (predictions, code) check their form where they are graded.
+    A predictions file's form is checked where it is graded (it is read out of the sandbox); code is
+    checked as the grader checks it before running anything (Python source defining the function asked).
     """
     match key:
         case RangeKey() | IntegerKey():
@@ -74,6 +77,10 @@ def check_form(key: AnswerKey, answer: AnswerValue) -> None:
             answer_items(answer, shape_of(key.family))
         case PredictionsKey():
             pass
+        case FunctionOutputKey():  # what the grader checks before it starts a container
+            read_submission(answer, key.function)
+        case AssertsKey():
+            read_analysis(answer)
         case UnscorableKey():
             raise TaskNotScorableError(key.reason)
         case _:

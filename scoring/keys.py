@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from scoring.code_keys import AssertsKey, FunctionOutputKey
 from scoring.fhir_key import FhirTaskKey
 from scoring.prediction_keys import PredictionsKey as PredictionsKey  # re-exported: one of the key kinds
 
@@ -86,6 +87,6 @@ class UnscorableKey(_Key):
 
 AnswerKey = Annotated[
     RangeKey | DateKey | GestationalAgeKey | IntegerKey | RelativeKey | ItemSetKey | BooleanKey | TextKey
-    | FhirTaskKey | UnscorableKey | PredictionsKey,
+    | FhirTaskKey | UnscorableKey | PredictionsKey | FunctionOutputKey | AssertsKey,
     Field(discriminator="kind"),
 ]

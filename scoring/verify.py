@@ -12,6 +12,7 @@ from datetime import date
 from typing import assert_never
 
 from medgym.errors import AnswerFormatError, TaskNotScorableError
+from scoring.code_keys import AssertsKey, FunctionOutputKey
 from scoring.dates import parse_calendar_date, parse_gestational_age
 from scoring.fhir_key import FhirTaskKey
 from scoring.items import compare
@@ -63,6 +64,8 @@ def verify(key: AnswerKey, answer: AnswerValue) -> Score:
             raise TaskNotScorableError(key.reason)
         case PredictionsKey():  # graded from the episode's sandbox: tools.grading
             raise TaskNotScorableError("a predictions file is scored by submit_answer, not by verify")
+        case FunctionOutputKey() | AssertsKey():  # graded by running the code (tools.grading), never here
+            raise TaskNotScorableError("code answers are graded by running them in a grader sandbox")
     assert_never(key)
 
 
@@ -168,6 +171,7 @@ VERIFIER_NAMES: dict[str, str] = {
     "relative": "relative_tolerance", "item_set": "item_set", "boolean": "boolean", "text": "text",
     "predictions": "predictions_auroc",
     "fhir": "medagentbench_fhir",
+    "function_output": "code_output", "asserts": "code_asserts",
 }
 
 

@@ -60,6 +60,7 @@ class IndexedTask(BaseModel):
     task: Task
     key: AnswerKey
     reference_solution: str | None = Field(
-        None, description="Python whose last stdout line is the answer as JSON (built-in pack only)"
+        None, description="Python whose last stdout line is the answer as JSON (built-in pack); for a code task "
+                          "(answer kind `code`) the code to submit itself (also BioCoder/BioDSBench records)"
     )
     source: str = Field("", description="file:line the record came from")

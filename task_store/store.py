@@ -14,11 +14,13 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from medgym.errors import BadCursorError, InvalidArgumentError, UnknownTaskError
 from scoring.keys import AnswerKey
+from task_store import quarantine
 from task_store.audit_index import AuditIndex
 from task_store.data import Availability, availability
 from task_store.index import SyncReport, connect, sync_root
 from task_store.loader import discover
 from task_store.models import Task
+from task_store.task_data import category_missing, has_task_data
 
 _KEY = TypeAdapter(AnswerKey)
 Progress = Callable[[int, int], None]  # (records indexed so far, records in all)
@@ -104,6 +106,7 @@ class TaskStore:
                 progress(done[0], max(total, done[0]))
 
         reports = {root.root_id: sync_root(conn, root.root_id, root.path, tick) for root in roots}
+        quarantine.apply(conn, db_path.parent, [r.root_id for r in roots if r.label != "pack"])
         return cls(conn, roots, reports)
 
     def close(self) -> None:
@@ -133,8 +136,25 @@ class TaskStore:
         root = self.root_of(dataset)
         return availability(root.path / dataset if root is not None else None, dataset)
 
+    def task_availability(self, dataset: str, category: str) -> Availability:
+        """Whether the tasks of this dataset and category can be solved here: the dataset's availability,
+        refined by data a task needs of its own (a BioDSBench task's study folder)."""
+        available = self.availability(dataset)
+        if not available.solvable or not has_task_data(dataset):
+            return available
+        root = self.root_of(dataset)
+        return category_missing(root.path / dataset if root is not None else None, dataset, category) or available
+
     def solvable_datasets(self) -> list[str]:
         return [d for d in self.datasets() if self.availability(d).solvable]
+
+    def unsolvable_categories(self, dataset: str) -> list[str]:
+        """Categories of a solvable dataset whose tasks cannot be solved here (their own data is missing)."""
+        if not has_task_data(dataset):
+            return []
+        rows = self._conn.execute(f"SELECT DISTINCT category FROM tasks WHERE root IN ({self._marks()}) "
+                                  "AND dataset = ? ORDER BY category", [*self._root_ids, dataset])
+        return [c for (c,) in rows if not self.task_availability(dataset, c).solvable]
 
     def get(self, task_id: str) -> Task:
         row = self._row("SELECT task_json FROM tasks", task_id)
@@ -176,9 +196,8 @@ class TaskStore:
         ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
-        solvable = set(self.solvable_datasets())
         tasks = [TaskSummary(task_id=r[1], dataset=r[2], split=r[3], category=r[4], title=r[5], scorable=bool(r[6]),
-                             solvable=r[2] in solvable) for r in rows]
+                             solvable=self.task_availability(r[2], r[4]).solvable) for r in rows]
         next_cursor = _encode_cursor(rows[-1][0], flt) if more and rows else None
         return TaskPage(total=total, tasks=tasks, next_cursor=next_cursor)
 
@@ -190,16 +209,26 @@ class TaskStore:
                 clauses.append(f"{column} = ? COLLATE NOCASE" if column == "category" else f"{column} = ?")
                 params.append(value)
         if flt.solvable is not None:
-            chosen = self.solvable_datasets()
-            if not chosen:
-                clauses.append("0" if flt.solvable else "1")
-            else:
-                clauses.append(f"dataset {'' if flt.solvable else 'NOT '}IN ({','.join('?' * len(chosen))})")
-                params.extend(chosen)
+            clause, solvable_params = self._solvable_clause()
+            clauses.append(clause if flt.solvable else f"NOT ({clause})")
+            params.extend(solvable_params)
         if flt.search and "".join(ch for ch in flt.search if ch.isprintable()).strip():
             clause, search_params = _search_clause(flt.search)
             clauses.append(clause)
             params.extend(search_params)
+        return " AND ".join(clauses), params
+
+    def _solvable_clause(self) -> tuple[str, list[object]]:
+        """SQL true for the tasks that can be solved here: a solvable dataset, and not a category lacking its data."""
+        chosen = self.solvable_datasets()
+        if not chosen:
+            return "0", []
+        clauses = [f"dataset IN ({','.join('?' * len(chosen))})"]
+        params: list[object] = list(chosen)
+        for dataset in chosen:
+            if missing := self.unsolvable_categories(dataset):
+                clauses.append(f"NOT (dataset = ? AND category IN ({','.join('?' * len(missing))}))")
+                params.extend([dataset, *missing])
         return " AND ".join(clauses), params
 
     def categories(self, dataset: str | None = None) -> list[str]:

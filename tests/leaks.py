@@ -65,3 +65,28 @@ def assert_no_test_labels(text: str, keys: list[PredictionsKey]) -> None:
     for key in keys:
         leaked = lines & hidden_label_rows(key)
         assert not leaked, f"test label rows leaked: {sorted(leaked)[:3]}"
+
+
+CODE_MARKERS = ("<<insert solution here>>", "medgym-grader-", "__mg_", "\"harness\"", "workdir_folder",
+                "FunctionOutputKey", "AssertsKey")
+
+
+def code_key_secrets(key: object) -> set[str]:
+    """Distinctive pieces of a code task's hidden parts: reference body lines, harness cases, assert lines."""
+    from scoring.code_keys import AssertsKey, FunctionOutputKey
+
+    secrets: set[str] = set()
+    if isinstance(key, FunctionOutputKey):
+        secrets |= {line.strip() for line in key.reference.splitlines()[1:] if len(line.strip()) >= 25}
+        secrets |= {line.strip()[:120] for line in key.harness.splitlines() if line.startswith("CASES =")}
+    if isinstance(key, AssertsKey):
+        secrets |= {line.strip() for line in key.tests.splitlines() if len(line.strip()) >= 15}
+        secrets |= {line.strip() for line in key.reference.splitlines()[6:] if len(line.strip()) >= 25}
+    return secrets
+
+
+def assert_no_code_secrets(text: str, secrets: set[str]) -> None:
+    for marker in CODE_MARKERS:
+        assert marker not in text, f"code grader marker {marker!r} leaked"
+    for secret in secrets:
+        assert secret not in text, f"hidden code leaked: {secret[:80]!r}"

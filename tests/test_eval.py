@@ -16,15 +16,19 @@ import pytest
 
 from mcp_server.settings import Settings
 from scoring.prediction_keys import PredictionsKey
+from task_store.pack.build import PACK_DATASETS
 from task_store.store import TaskStore
 from tests.conftest import IMAGE
 from tests.fake_chat import fake_chat_server
 from tests.leaks import hidden_label_rows
+from tests.pack_sample import pack_sample
+from tests.test_fhir_server import docker_client, fhir_image  # noqa: F401 (fixtures)
 from trajectory.rundir import RunDir
 from trajectory.store import RecordStore
 
-pytestmark = pytest.mark.usefixtures("docker_ready")
+pytestmark = pytest.mark.usefixtures("docker_ready", "fhir_image")  # the pack's samples hold FHIR tasks
 MEDGYM = str(Path(sys.executable).parent / "medgym")
+VALUE_DATASETS = tuple(d for d in PACK_DATASETS if d != "medgym_bio")  # the scripted agents answer with values
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
@@ -38,11 +42,16 @@ def _eval(home: Path, run_dir: Path, *args: str, env: dict[str, str] | None = No
 
 
 def _sample_tasks(home: Path, path: Path, per_dataset: int | None) -> list[str]:
-    """The whole pack (None) or a sample spread over every category of every dataset."""
+    """The whole-pack sample (None: `tests.pack_sample`) or a few tasks spread over every category of
+    every dataset whose answers are values or predictions files (code tasks: test_code_datasets.py)."""
     from medgym_cli.certify import select
 
     store = TaskStore.open(home / "medgym.sqlite", Settings(home=home).roots())
-    ids = [t.task_id for t in select(store, None, per_dataset * 3 if per_dataset else None)]
+    if per_dataset is None:
+        ids = [t.task_id for t in pack_sample(store)]
+    else:
+        each = max(1, per_dataset * 3 // len(VALUE_DATASETS))
+        ids = [t.task_id for d in VALUE_DATASETS for t in select(store, d, each)]
     path.write_text("\n".join(ids) + "\n")
     return ids
 
@@ -82,7 +91,7 @@ def test_a_wrong_agent_scores_zero(pack_home: Path, tmp_path: Path) -> None:
                    "--tasks-file", str(tmp_path / "tasks.txt"), "--samples", "2")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = RunDir(tmp_path / "wrong").rows()
-    assert len(rows) == 2 * len(ids) and all(r.submitted and not r.correct for r in rows)
+    assert len(rows) == 2 * len(ids) >= 20 and all(r.submitted and not r.correct for r in rows)
     assert all(r.run_code_calls == 1 and r.turns == 2 for r in rows)
     _assert_exports_hold_no_ground_truth(pack_home, tmp_path, tmp_path / "wrong", {r.task_id for r in rows})
 

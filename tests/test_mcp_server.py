@@ -139,8 +139,9 @@ async def test_fixable_mistakes_are_tool_errors(settings: Settings) -> None:
         assert "cursor" in await _error(client, "list_tasks", cursor="garbage")
         assert await _error(client, "list_tasks", limit=500)
         assert await _error(client, "run_code", task_id=CALC, code="print(1)", timeout_s=-1)
-        unscorable = (await _call(client, "list_tasks", dataset="biocoder", limit=1))["tasks"][0]["task_id"]
-        assert "cannot be scored" in await _error(client, "submit_answer", task_id=unscorable, answer="def f(): pass")
+        code_task = (await _call(client, "list_tasks", dataset="biocoder", limit=1))["tasks"][0]["task_id"]
+        refused = await _error(client, "submit_answer", task_id=code_task, answer="def f(): pass")
+        assert "must define the function" in refused and "not counted" in refused  # wrong function: not an attempt
         assert "episode" in await _error(client, "get_task", task_id=CALC, episode_id="ep_unknown")
 
 

@@ -19,6 +19,9 @@ from task_store.pack.build import DEFAULT_SEED, PACK_DATASETS, build_into, pack_
 from task_store.store import TaskStore
 from tests.conftest import IMAGE
 from tests.leaks import assert_no_ground_truth, hidden_label_rows
+from tests.pack_sample import SAMPLED, pack_sample
+from tests.test_fhir_server import docker_client, fhir_image  # noqa: F401 (fixtures)
+from tools.fhir_episodes import fhir_episodes_for
 from tools.sandboxes import SandboxProvider
 
 pytestmark = pytest.mark.anyio
@@ -113,18 +116,27 @@ async def test_sandbox_sees_data_but_no_task_files(pack_home: Path) -> None:
     assert writable in ("read-only 13", "read-only 30")  # EACCES or EROFS
 
 
-@pytest.mark.usefixtures("docker_ready", "no_leftover_containers")
+@pytest.mark.usefixtures("docker_ready", "no_leftover_containers", "fhir_image")
 def test_certify_the_whole_pack(pack_home: Path) -> None:
-    """Every reference solution scores correct in the real sandbox; every constant answer incorrect."""
+    """Every reference solution scores correct in the real sandbox; every constant answer incorrect.
+
+    medgym_ehr, medgym_calc and medgym_power whole; medgym_bio, medgym_predict and medgym_fhir by a
+    sample over every category (`tests.pack_sample`: their own tests certify them further)."""
     store = TaskStore.open(pack_home / "medgym.sqlite", _settings(pack_home).roots())
-    # medgym_fhir needs an episode bundle per task (8 min in all): tests/test_fhir_certify_eval.py certifies a sample
-    tasks = [t for t in certify.select(store, None, None) if t.dataset != "medgym_fhir"]
-    sandboxes = SandboxProvider(store, IMAGE, certify.LIMITS, DockerBackend("tests-certify").start)
-    reports, outcomes = certify.certify(store, sandboxes, tasks)
+    tasks = pack_sample(store)
+    backend = DockerBackend("tests-certify")
+    fhir = fhir_episodes_for(backend, pack_home / "fhir-cache", 1)
+    sandboxes = SandboxProvider(store, IMAGE, certify.LIMITS, backend.start, fhir)
+    try:
+        reports, outcomes = certify.certify(store, sandboxes, tasks)
+    finally:
+        if fhir is not None:
+            fhir.close()
     for name, report in sorted(reports.items()):
         print(f"\n{name}: {report.tasks} tasks, reference correct {report.reference_correct}, "
               f"constants incorrect {report.constants_incorrect}, {report.seconds} s")
-    assert len(outcomes) == len(tasks) >= 600
-    failures = [f for r in reports.values() for f in r.failures]
+    assert len(outcomes) == len(tasks) >= 1000 and set(reports) == set(PACK_DATASETS)
+    assert {name: r.tasks for name, r in reports.items() if name in SAMPLED} == SAMPLED
+    failures = [f for r in reports.values() for f in r.failures + r.skipped]
     assert failures == []
     assert pack_dir(pack_home).is_dir()

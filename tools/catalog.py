@@ -58,6 +58,7 @@ def _dataset_info(services: Services, name: str, rows: list[CountRow], all_categ
     root = services.store.root_of(name)
     adapter = ADAPTERS.get(name)
     available = services.store.availability(name)
+    solvable = sum(r.count for r in rows if services.store.task_availability(name, r.category).solvable)
     ranked = sorted(categories.items(), key=lambda item: (-item[1], item[0]))
     top = ranked if all_categories else ranked[:MAX_CATEGORIES]
     truncated = len(top) < len(ranked)
@@ -76,9 +77,20 @@ def _dataset_info(services: Services, name: str, rows: list[CountRow], all_categ
         data_needed=adapter.data.summary if adapter else "",
         answer_kinds=list(adapter.answer_kinds) if adapter else [],
         scorable_tasks=sum(row.scorable for row in rows),
-        solvable_tasks=sum(splits.values()) if available.solvable else 0,
-        unsolvable_reason=None if available.solvable else f"{available.reason}; {available.fix}",
+        solvable_tasks=solvable,
+        unsolvable_reason=_unsolvable_reason(services, name, available, sum(splits.values()) - solvable),
     )
+
+
+def _unsolvable_reason(services: Services, name: str, available: data.Availability, unsolvable: int) -> str | None:
+    if not available.solvable:
+        return f"{available.reason}; {available.fix}"
+    if not unsolvable:
+        return None
+    missing = services.store.unsolvable_categories(name)
+    first = services.store.task_availability(name, missing[0]) if missing else available
+    return f"{unsolvable} of its tasks cannot be solved here (data of their own is missing), e.g. {first.reason}; " \
+        f"{first.fix}"
 
 
 def list_tasks(
@@ -161,7 +173,7 @@ def get_task(
 def task_view(services: Services, task: Task, episode: Episode) -> TaskView:
     root = services.store.root_of(task.dataset)
     directory = root.path / task.dataset if root is not None else None
-    available = services.store.availability(task.dataset)
+    available = services.store.task_availability(task.dataset, task.category)
     limits = services.limits
     return TaskView(
         task_id=task.task_id, dataset=task.dataset, split=task.split, category=task.category,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sandbox.limits import Limits
 from task_store.store import TaskStore
 from tools.episodes import Caller, EpisodeManager
 from tools.readiness import Catalog, ProgressCallback
+
+if TYPE_CHECKING:
+    from tools.code_grader import CodeGrader
 
 __all__ = ["Call", "ProgressCallback", "Services"]
 
@@ -19,6 +23,7 @@ class Services:
     catalog: Catalog
     episodes: EpisodeManager
     limits: Limits
+    code_grader: CodeGrader | None = None  # grades code answers in fresh grader sandboxes
 
     @property
     def store(self) -> TaskStore:

@@ -58,7 +58,7 @@ async def inspect_data(
         raise InvalidArgumentError(
             f"{task.dataset} tasks have no data files: the patient's EHR is a FHIR server, queried from run_code "
             "at http://fhir:8080/fhir/ (see get_task's instructions for its functions)")
-    available = services.store.availability(task.dataset)
+    available = services.store.task_availability(task.dataset, task.category)
     if not available.solvable:
         raise InvalidArgumentError(f"no data to inspect: {available.reason} ({available.fix})")
     if root is None or not data.data_files(root.path / task.dataset, task.dataset):

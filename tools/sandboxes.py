@@ -24,12 +24,13 @@ Start = Callable[[SandboxSpec], Sandbox]
 
 class SandboxProvider:
     def __init__(self, store: TaskStore | Callable[[], TaskStore], image: str, limits: Limits, start: Start,
-                 fhir: FhirEpisodes | None = None):
+                 fhir: FhirEpisodes | None = None, start_fresh: Start | None = None):
         self._store = store if callable(store) else (lambda: store)
         self.image = image
         self.limits = limits
         self._start = start
         self.fhir = fhir  # FHIR datasets' episodes: sandbox + their own FHIR server (Docker only)
+        self._start_fresh = start_fresh or start  # never from the warm pool: carries its spec's own labels
 
     def spec(self, dataset: str | None, labels: dict[str, str] | None = None,
              limits: Limits | None = None) -> SandboxSpec:
@@ -50,6 +51,10 @@ class SandboxProvider:
     def start(self, spec: SandboxSpec) -> Sandbox:
         """Start a sandbox of `spec`. Blocking."""
         return self._start(spec)
+
+    def start_fresh(self, spec: SandboxSpec) -> Sandbox:
+        """Start a new sandbox of `spec` with its labels, never a pooled one (graders). Blocking."""
+        return self._start_fresh(spec)
 
     def for_episode(self, episode: Episode) -> Sandbox:
         """Start (or take from the warm pool) the sandbox of an episode. Blocking."""

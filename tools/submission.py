@@ -48,7 +48,7 @@ async def submit_answer(
 ) -> SubmitResult:
     """Score an answer against the hidden ground truth; uses one attempt of the episode (none with dry_run)."""
     task = task_of(call, task_id)
-    available = call.services.store.availability(task.dataset)
+    available = call.services.store.task_availability(task.dataset, task.category)
     if not available.solvable:
         raise TaskNotScorableError(f"this task cannot be solved on this server: {available.reason} "
                                    f"({available.fix}); the submission was not counted as an attempt")

@@ -31,6 +31,7 @@ class Recorder:
         self._records: dict[str, EpisodeRecord] = {}
         self._verifier_failed: set[str] = set()
         self._used_reference: set[str] = set()
+        self._final: OrderedDict[str, EpisodeRecord] = OrderedDict()  # ended episodes, for a late final event
 
     def opened(self, episode_id: str, task_id: str, client: str | None, verifier: str | None, *, ordinal: int = 1,
                previous_episode_id: str | None = None, group_id: str | None = None) -> None:
@@ -63,10 +64,15 @@ class Recorder:
             "correct" if solved else "error" if failed and attempts_used == 0
             else "incorrect" if attempts_used else "unsubmitted"
         )
-        self.store.put(record.model_copy(update={
+        final = record.model_copy(update={
             "ended_at": time.time(), "end_reason": reason, "outcome": outcome, "attempts_used": attempts_used,
             "used_reference_solution": used_reference,
-        }))
+        })
+        with self._lock:
+            self._final[episode_id] = final
+            while len(self._final) > 1000:
+                self._final.popitem(last=False)
+        self.store.put(final)
 
     def event(
         self, episode_id: str, tool: str, arguments: dict[str, Any], result: BaseModel | None,
@@ -81,6 +87,13 @@ class Recorder:
                 self._verifier_failed.add(episode_id)
             if reference_solution:
                 self._used_reference.add(episode_id)
+            late = self._final.get(episode_id) if reference_solution else None
+            if late is not None and not late.used_reference_solution:  # the final submit of a code task's reference
+                late = self._final[episode_id] = late.model_copy(update={"used_reference_solution": True})
+            else:
+                late = None
+        if late is not None:
+            self.store.put(late)
         payload = result.model_dump(mode="json") if result is not None else None
         self.store.put(EventRecord(
             episode_id=episode_id, seq=seq, at=time.time(), tool=tool, arguments=_bounded(arguments), result=payload,

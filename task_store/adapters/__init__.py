@@ -9,7 +9,7 @@ from task_store.adapters.ehrsql import EICU, MIMICIII, TREQS, EHRSeqSQL
 from task_store.adapters.medagentbench import MedAgentBench
 from task_store.adapters.medcalc import MedCalcBench
 from task_store.adapters.npowerai import NPowerAI
-from task_store.adapters.pack import PackCalc, PackEHR, PackFhir, PackPower
+from task_store.adapters.pack import PackBio, PackCalc, PackEHR, PackFhir, PackPower
 from task_store.adapters.pack_predict import PackPredict
 from task_store.adapters.prediction import EHRSHOT, MIMICExtract
 
@@ -18,8 +18,7 @@ ADAPTERS: dict[str, Adapter] = {
     for adapter in (
         MedCalcBench(), NPowerAI(), MIMICIII(), EICU(), TREQS(), EHRSeqSQL(), EHRCon(),
         BioCoder(), BioDSBench(), MedAgentBench(), EHRSHOT(), MIMICExtract(), PackEHR(), PackCalc(), PackPower(),
-        PackPredict(),
-        PackFhir(),
+        PackPredict(), PackFhir(), PackBio(),
     )
 }
 

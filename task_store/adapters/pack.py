@@ -59,3 +59,13 @@ class PackFhir(_Pack):
     answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("text", "integer", "number", "list")
     data: ClassVar[DataSpec] = DataSpec(summary="synthetic EHR as FHIR resources (fhir/ehr.json), served by a FHIR "
                                                 "server per episode; nothing is mounted", fhir=True)
+
+
+class PackBio(_Pack):
+    name: ClassVar[str] = "medgym_bio"
+    description: ClassVar[str] = (
+        "built-in pack: BioCoder-style bioinformatics functions and BioDSBench-style analyses of synthetic cohorts"
+    )
+    answer_kinds: ClassVar[tuple[AnswerKind, ...]] = ("code",)
+    data: ClassVar[DataSpec] = DataSpec(summary="synthetic cBioPortal-style cohort CSVs",
+                                        files=("cohorts/*/*.csv",), required=("cohorts/*/*.csv",))

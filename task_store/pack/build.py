@@ -10,6 +10,7 @@ served by the same code as a user's data:
         medgym_power/ train_tasks.jsonl, test_tasks.jsonl
         medgym_predict/ FEATURES.md, admissions/ and icustays/ (features, training labels), task files
         medgym_fhir/  fhir/ehr.json (FHIR resources, served by each episode's FHIR server), task files
+        medgym_bio/   cohorts/<cohort>/*.csv, train_tasks.jsonl, test_tasks.jsonl
 
 Task files hold `IndexedTask` records (with answer keys and reference solutions); like every
 task file they are never mounted into a sandbox. The same seed always gives the same bytes.
@@ -36,8 +37,9 @@ log = logging.getLogger(__name__)
 
 PACK_VERSION = 1
 DEFAULT_SEED = PUBLIC_SEED
-EHR, CALC, POWER, PREDICT, FHIR = "medgym_ehr", "medgym_calc", "medgym_power", "medgym_predict", "medgym_fhir"
-PACK_DATASETS = (EHR, CALC, POWER, PREDICT, FHIR)
+EHR, CALC, POWER, PREDICT, FHIR, BIO = "medgym_ehr", "medgym_calc", "medgym_power", "medgym_predict", "medgym_fhir", \
+    "medgym_bio"
+PACK_DATASETS = (EHR, CALC, POWER, PREDICT, FHIR, BIO)
 QUARANTINE = "quarantined_tasks.jsonl"
 
 
@@ -96,6 +98,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def build_into(root: Path, seed: int) -> dict[str, dict[str, int]]:
     """Generate every pack dataset under `root`; returns task counts per dataset and split."""
+    from task_store.pack.bio_tasks import build_bio_tasks
     from task_store.pack.calc_tasks import build_calc_tasks
     from task_store.pack.ehr_db import build_ehr_database
     from task_store.pack.ehr_questions import build_ehr_tasks
@@ -110,6 +113,7 @@ def build_into(root: Path, seed: int) -> dict[str, dict[str, int]]:
     counts[POWER] = write_tasks(root / POWER, build_power_tasks(seed))
     counts[PREDICT] = write_tasks(root / PREDICT, build_predict_tasks(seed, root / EHR, root / PREDICT))
     counts[FHIR] = write_tasks(root / FHIR, build_fhir_pack(seed, root / EHR / "mimic_iii.sqlite", root / FHIR))
+    counts[BIO] = write_tasks(root / BIO, build_bio_tasks(seed, root / BIO))
     return counts
 
 
