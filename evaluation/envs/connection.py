@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 log = logging.getLogger(__name__)
 KEEP = ("PATH", "HOME", "DOCKER_HOST", "LANG", "PYTHONPATH")
@@ -52,7 +53,8 @@ class MedgymServer:
     def client(self) -> Client:
         if self.url:
             return Client(self.url, read_timeout_seconds=self.read_timeout_s)
-        return Client(self.stdio(), read_timeout_seconds=self.read_timeout_s)
+        # a transport, not the parameters: mcp 2.0 (which verifiers pins) takes no StdioServerParameters
+        return Client(stdio_client(self.stdio()), read_timeout_seconds=self.read_timeout_s)
 
     def stdio(self) -> StdioServerParameters:
         env = {k: v for k, v in os.environ.items() if k.startswith("MEDGYM_") or k in KEEP}
