@@ -288,3 +288,74 @@ def test_openenv_sync_client_and_trl_adapter(openenv_url: str, medgym: Medgym) -
             env.run_code("print(1)")
     finally:
         env.client.close()
+
+
+def _vf_eval(medgym: Medgym, out: Path, model: str, ids: list[str], base_url: str) -> list[dict[str, Any]]:
+    """verifiers' own `vf-eval` over the taskset (the null chat harness, subprocess runtime)."""
+    config = out / "eval.toml"
+    out.mkdir(parents=True, exist_ok=True)
+    config.write_text("\n".join([
+        f'model = "{model}"', f'output_dir = "{out}"', "push = false",
+        "[client]", f'base_url = "{base_url}"', 'api_key_var = "FAKE_KEY"',
+        "[env.taskset]", 'id = "medgym_verifiers"', f"task_ids = {json.dumps(ids)}",
+        "[env.agent]", "max_turns = 4", "[env.agent.harness]", 'id = "null"',
+        "[env.agent.runtime]", 'type = "subprocess"']) + "\n")
+    command = [str(Path(sys.executable).parent / "vf-eval"), "@", str(config), "--no-rich"]
+    result = subprocess.run(command, env=medgym.env(MEDGYM_POOL_SIZE="0", FAKE_KEY="sk-test"), cwd=out,
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    lines = next(out.glob("*/traces.jsonl")).read_text().splitlines()
+    return [trace for line in lines for trace in json.loads(line)["traces"]]
+
+
+def _without_schemas(value: Any) -> Any:
+    """A trace less its tool schemas (whose `answer` parameter the leak check would flag)."""
+    if isinstance(value, dict):
+        return {k: _without_schemas(v) for k, v in value.items() if k not in ("tools", "parameters")}
+    return [_without_schemas(v) for v in value] if isinstance(value, list) else value
+
+
+def _outcomes(medgym: Medgym, since: float) -> dict[str, set[str]]:
+    """The server's own record of how each episode since `since` ended, by task."""
+    from trajectory.store import RecordStore
+
+    records = RecordStore(medgym.home / "medgym.sqlite")
+    outcomes: dict[str, set[str]] = {}
+    for episode in records.episodes():
+        if episode.started_at >= since and episode.outcome != "unsubmitted":
+            outcomes.setdefault(episode.task_id, set()).add(episode.outcome)
+    records.close()
+    return outcomes
+
+
+def test_verifiers_eval_rewards_equal_the_servers_verdicts(medgym: Medgym, tmp_path: Path) -> None:
+    pytest.importorskip("verifiers", reason="the verifiers extra is not installed")
+    from tests.fake_chat import fake_chat_server
+
+    ids = medgym.sample(1)
+    unscorable = medgym.unscorable()
+    started = time.time()
+    with fake_chat_server({t: medgym.store.reference_solution(t) or "" for t in ids}) as (url, received):
+        solved = _vf_eval(medgym, tmp_path / "solver", "solver", ids, url)
+        wrong = _vf_eval(medgym, tmp_path / "wrong", "wrong", [*ids, unscorable], url)
+    outcomes = _outcomes(medgym, started)
+    by_task = {t["task"]["data"]["task_id"]: t for t in solved}
+    assert set(by_task) == set(ids)
+    for task_id, trace in by_task.items():
+        assert trace["rewards"]["medgym_verdict"]["score"] == 1.0 and trace["stop_condition"] == "final_submission"
+    for trace in wrong:
+        task_id = trace["task"]["data"]["task_id"]
+        if task_id == unscorable:  # no score: an error on the trace, never a 0
+            assert trace["rewards"]["medgym_verdict"] is None and "no score (unscorable)" in json.dumps(trace["errors"])
+        else:
+            assert trace["rewards"]["medgym_verdict"]["score"] == 0.0, trace["errors"]
+    assert all(outcomes[t] == {"correct", "incorrect"} for t in ids), outcomes  # the server's verdicts, per run
+    assert unscorable not in outcomes, outcomes
+    tools = {tool["function"]["name"] for request in received for tool in request["body"]["tools"]}
+    assert tools == {"run_code", "inspect_data", "submit_answer"}
+    for task_id in [*ids, unscorable]:  # the rows and the wrong agent's whole traces hold no ground truth
+        traces = [t for t in wrong if t["task"]["data"]["task_id"] == task_id]
+        assert all({tool["name"] for tool in t["tools"]} >= {"submit_answer"} for t in traces)
+        seen = json.dumps(_without_schemas(traces))
+        assert_no_ground_truth(seen, medgym.secrets(task_id))
+        assert_no_ground_truth(json.dumps([t["task"] for t in solved]), medgym.secrets(task_id))
