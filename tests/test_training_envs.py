@@ -341,7 +341,7 @@ def test_verifiers_eval_rewards_equal_the_servers_verdicts(medgym: Medgym, tmp_p
     outcomes = _outcomes(medgym, started)
     by_task = {t["task"]["data"]["task_id"]: t for t in solved}
     assert set(by_task) == set(ids)
-    for task_id, trace in by_task.items():
+    for trace in by_task.values():
         assert trace["rewards"]["medgym_verdict"]["score"] == 1.0 and trace["stop_condition"] == "final_submission"
     for trace in wrong:
         task_id = trace["task"]["data"]["task_id"]

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import verifiers.v1 as vf
 from mcp import Client
+from pydantic import Field
 
 from evaluation.envs import rules
 from evaluation.envs.connection import MedgymServer, Selection, list_task_ids
@@ -123,18 +124,18 @@ class MedgymTaskConfig(vf.TaskConfig):
 class MedgymTask(vf.Task[MedgymTaskData, MedgymState, MedgymTaskConfig]):
     @property
     def key(self) -> str:
-        return self.data.task_id
+        return str(self.data.task_id)
 
     @classmethod
-    def toolsets(cls, config: MedgymTaskConfig) -> list[vf.Toolset]:
+    def toolsets(cls, config: MedgymTaskConfig) -> list[vf.Toolset[Any, Any]]:
         return [MedgymToolset(config.tools)]
 
     @vf.stop
-    async def final_submission(self, trace: vf.Trace) -> bool:
+    async def final_submission(self, trace: vf.Trace[MedgymTaskData, MedgymState, Any]) -> bool:
         return bool(trace.state.done)
 
     @vf.reward
-    async def medgym_verdict(self, trace: vf.Trace) -> float:
+    async def medgym_verdict(self, trace: vf.Trace[MedgymTaskData, MedgymState, Any]) -> float:
         """The server's verdict; an episode that cannot be scored raises (an error, not a 0)."""
         state = trace.state
         step = rules.at_turn_limit(state.scorable) if not state.done else rules.Step(
@@ -145,7 +146,7 @@ class MedgymTask(vf.Task[MedgymTaskData, MedgymState, MedgymTaskConfig]):
 
 
 class MedgymTasksetConfig(vf.TasksetConfig):
-    task_ids: list[str] = []
+    task_ids: list[str] = Field(default_factory=list)
     """Tasks to run; unset: every task of the selection below."""
     dataset: str | None = None
     split: str | None = None
@@ -154,7 +155,8 @@ class MedgymTasksetConfig(vf.TasksetConfig):
     task: MedgymTaskConfig = MedgymTaskConfig()
 
 
-class MedgymTaskset(vf.Taskset[MedgymTask, MedgymTasksetConfig]):
+# Taskset's TaskT is bound to Task[Any, State, ...] and Task is invariant in its state type
+class MedgymTaskset(vf.Taskset[MedgymTask, MedgymTasksetConfig]):  # type: ignore[type-var]
     def load(self) -> list[MedgymTask]:
         config = self.config
         views = _run(_views(MedgymServer(url=config.task.tools.medgym_url), config))
@@ -186,7 +188,7 @@ def _run(coroutine: Coroutine[Any, Any, list[dict[str, Any]]]) -> list[dict[str,
 
 def load_environment(medgym_url: str | None = None, task_ids: list[str] | None = None, dataset: str | None = None,
                      split: str | None = None, category: str | None = None, limit: int | None = None,
-                     harness: str = "null", runtime: str = "subprocess", max_turns: int = 15) -> vf.Env:
+                     harness: str = "null", runtime: str = "subprocess", max_turns: int = 15) -> vf.Env[Any]:
     """A verifiers environment over medgym (the model's tools forwarded, reward = the server's verdict)."""
     taskset = {"id": TASKSET_ID, "task_ids": task_ids or [], "dataset": dataset, "split": split,
                "category": category, "limit": limit, "task": {"tools": {"medgym_url": medgym_url}}}
