@@ -19,6 +19,17 @@ def _reply(message: dict[str, Any]) -> dict[str, Any]:
                                                                   "finish_reason": "stop"}]}
 
 
+def _stream(reply: dict[str, Any]) -> bytes:
+    """The reply as server-sent events (`"stream": true`): one chunk carrying the whole message, then [DONE]."""
+    choice = reply["choices"][0]
+    delta = {**choice["message"]}
+    if delta.get("tool_calls"):
+        delta["tool_calls"] = [{**call, "index": i} for i, call in enumerate(delta["tool_calls"])]
+    chunk = {"id": reply["id"], "object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": delta, "finish_reason": "tool_calls" if delta.get("tool_calls") else "stop"}]}
+    return f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+
+
 def _call(name: str, arguments: dict[str, Any], n: int) -> dict[str, Any]:
     return {"role": "assistant", "content": None, "tool_calls": [
         {"id": f"c{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}]}
@@ -55,9 +66,10 @@ def fake_chat_server(solutions: dict[str, str]) -> Iterator[tuple[str, list[dict
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             received.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-            payload = json.dumps(_reply(respond(body["model"], body["messages"], solutions))).encode()
+            reply = _reply(respond(body["model"], body["messages"], solutions))
+            payload = _stream(reply) if body.get("stream") else json.dumps(reply).encode()
             self.send_response(200)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/event-stream" if body.get("stream") else "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
