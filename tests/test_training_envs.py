@@ -6,7 +6,12 @@ unscorable None), the turn limit ends an episode, concurrent sessions are isolat
 cannot reach other tools or episodes, no observation holds ground truth, and nothing is left running.
 
 verifiers: the `evaluation.envs.verifiers_env` taskset is run by verifiers' own `eval` entry point
-against the scripted chat-completions server (tests/fake_chat.py); rewards equal the verdicts.
+against the scripted chat-completions server (tests/fake_chat.py); rewards equal the verdicts. It
+needs the `verifiers` extra, which pins mcp 2.0.0 and so lives in its own virtualenv (`.venv-vf`);
+in the main one it is skipped.
+
+Both adapters take the agent's tools from the server's published specs and name GRPO groups: the
+episodes of one group share a `group_id` in the server's records.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from typing import Any
 
 import pytest
 
-from mcp_server.lifespan import configured_roots
 from mcp_server.settings import Settings
 from task_store.store import TaskStore
 from tests.conftest import IMAGE
@@ -35,6 +39,7 @@ from tests.leaks import assert_no_ground_truth, ground_truth_strings
 pytestmark = pytest.mark.usefixtures("docker_ready")
 ROOT = Path(__file__).resolve().parents[1]
 UNSCORABLE_DATASETS = ("biocoder", "biodsbench", "ehrshot", "mimic_extract", "medagentbench")
+VALUE_DATASETS = ("medgym_ehr", "medgym_calc", "medgym_power")  # answers scored without sandbox state
 
 
 @dataclass
@@ -50,18 +55,35 @@ class Medgym:
                 "MEDGYM_IMAGE": IMAGE, "MEDGYM_POOL_SIZE": "2", "PYTHONPATH": str(ROOT), **extra}
 
     def sample(self, per_dataset: int) -> list[str]:
-        from mcp_server.certify import select
+        from medgym_cli.certify import select
 
-        return [t.task_id for t in select(self.store, None, per_dataset * 3)]
+        return [t.task_id for d in VALUE_DATASETS for t in select(self.store, d, per_dataset)]
 
     def unscorable(self) -> str:
         from task_store.store import TaskFilter
 
         for dataset in UNSCORABLE_DATASETS:
             for row in self.store.query(TaskFilter(dataset=dataset), limit=50).tasks:
-                if not self.store.get(row.task_id).scorable:
+                if not self.store.get(row.task_id).scorable and self.store.availability(dataset).solvable:
                     return row.task_id
         raise AssertionError("no unscorable task in the public MedAgentGym files")
+
+    def unsolvable(self) -> str:
+        """A scorable task whose data is not here (MIMIC-III's tables are not public): never scored."""
+        from task_store.store import TaskFilter
+
+        assert not self.store.availability("mimic_iii").solvable
+        return self.store.query(TaskFilter(dataset="mimic_iii"), limit=1).tasks[0].task_id
+
+    def records(self, since: float) -> list[Any]:
+        """The server's records of the episodes started since `since`."""
+        from trajectory.store import RecordStore
+
+        store = RecordStore(self.home / "medgym.sqlite")
+        try:
+            return [e for e in store.episodes() if e.started_at >= since]
+        finally:
+            store.close()
 
     def secrets(self, task_id: str) -> set[str]:
         """Distinctive ground-truth strings of a task (answer key values, reference solution)."""
@@ -80,7 +102,7 @@ def medgym(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Medgym
     home = tmp_path_factory.mktemp("train-home")
     ensure_pack(home)
     settings = Settings(home=home, data_dir=shared_dir)
-    return Medgym(home, shared_dir, TaskStore.open(home / "medgym.sqlite", configured_roots(settings)))
+    return Medgym(home, shared_dir, TaskStore.open(home / "medgym.sqlite", settings.roots()))
 
 
 def _free_port() -> int:
@@ -89,7 +111,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, seconds: float = 120) -> None:
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, seconds: float = 600) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -152,11 +174,11 @@ def _last_line(step: Any) -> Any:
 
 
 def _seen(*steps: Any) -> str:
-    """What the agent saw, less the tool specs (constants whose `answer` parameter the leak check would flag)."""
-    from evaluation.transcript import TOOL_SPECS
-
+    """What the agent saw, less the tool specs (the server's, whose `answer` parameter the leak check would flag)."""
     shown = [s.observation.model_dump(mode="json") for s in steps]
-    assert all(o.pop("tool_specs", TOOL_SPECS) == TOOL_SPECS for o in shown)
+    for observation in shown:
+        specs = observation.pop("tool_specs", None)
+        assert specs is None or [t["function"]["name"] for t in specs] == ["run_code", "inspect_data", "submit_answer"]
     return json.dumps(shown) + json.dumps([{"reward": s.reward, "done": s.done} for s in steps])
 
 
@@ -174,7 +196,8 @@ async def test_openenv_oracle_rewards_equal_the_servers_verdicts(openenv_url: st
     from openenv.core.env_server.mcp_types import CallToolObservation
 
     ids = medgym.sample(2)
-    assert {i.split("/")[0] for i in ids} == {"medgym_ehr", "medgym_calc", "medgym_power"}
+    assert {i.split("/")[0] for i in ids} == set(VALUE_DATASETS)
+    started, episodes = time.time(), {}
     for task_id in ids:
         submitted, seen = await _oracle(openenv_url, medgym, task_id)
         verdict = submitted.observation.result
@@ -183,6 +206,9 @@ async def test_openenv_oracle_rewards_equal_the_servers_verdicts(openenv_url: st
         assert submitted.reward == verdict["score"] == 1.0 and submitted.done
         assert submitted.observation.metadata["outcome"] == "correct"
         assert_no_ground_truth(_seen(*seen), medgym.secrets(task_id))  # the statement and the verdict
+        episodes[submitted.observation.metadata["episode_id"]] = submitted.reward
+    recorded = {e.episode_id: e.outcome for e in medgym.records(started)}
+    assert {episode: recorded[episode] for episode in episodes} == dict.fromkeys(episodes, "correct")
 
 
 async def test_openenv_reset_lists_the_agent_tools_and_a_wrong_answer_scores_zero(
@@ -192,6 +218,11 @@ async def test_openenv_reset_lists_the_agent_tools_and_a_wrong_answer_scores_zer
         opened = await env.reset(task_id=task_id)
         tools = await env.list_tools()
         assert [t.name for t in tools] == ["run_code", "inspect_data", "submit_answer"]
+        published = {s["function"]["name"]: s["function"]["parameters"] for s in opened.observation.tool_specs}
+        assert {t.name: t.input_schema for t in tools} == published  # the server's own specs
+        assert set(published["submit_answer"]["properties"]) == {"answer", "dry_run"}
+        checked = await env.step(_call("submit_answer", answer=-987654.321, dry_run=True))
+        assert checked.observation.result["correct"] is None and checked.reward is None and not checked.done
         assert opened.observation.task_id == task_id and opened.reward is None and not opened.done
         assert [m["role"] for m in opened.observation.messages] == ["system", "user"]
         assert task_id in opened.observation.messages[1]["content"]
@@ -203,8 +234,8 @@ async def test_openenv_reset_lists_the_agent_tools_and_a_wrong_answer_scores_zer
         state = await env.state()
         after = await env.step(_call("run_code", code="print(1)"))
         assert after.observation.error is not None and "reset" in after.observation.error.message
-    assert state.step_count == 2
-    assert_no_ground_truth(_seen(opened, ran, wrong, after), medgym.secrets(task_id))
+    assert state.step_count == 3
+    assert_no_ground_truth(_seen(opened, checked, ran, wrong, after), medgym.secrets(task_id))
 
 
 async def test_openenv_agent_reaches_only_its_three_tools_and_its_own_episode(
@@ -252,6 +283,33 @@ async def test_openenv_unscorable_task_gives_none(openenv_url: str, medgym: Medg
     assert_no_ground_truth(_seen(opened, submitted), medgym.secrets(task_id))
 
 
+async def test_openenv_unsolvable_task_gives_none_never_zero(openenv_url: str, medgym: Medgym) -> None:
+    task_id = medgym.unsolvable()
+    async with _client(openenv_url) as env:
+        opened = await env.reset(task_id=task_id, max_turns=2)
+        assert opened.observation.metadata["scorable"] is False and opened.observation.task["solvable"] is False
+        submitted = await env.step(_call("submit_answer", answer=["1"]))  # refused, not counted, never a 0
+    assert "cannot be solved" in submitted.observation.result["error"]
+    assert submitted.done and submitted.reward is None and submitted.observation.metadata["outcome"] == "unscorable"
+    assert_no_ground_truth(_seen(opened, submitted), medgym.secrets(task_id))
+
+
+async def test_openenv_group_names_the_episodes_of_a_grpo_group(openenv_url: str, medgym: Medgym) -> None:
+    task_id = medgym.sample(1)[0]
+    started = time.time()
+    async with _client(openenv_url) as one, _client(openenv_url) as two, _client(openenv_url) as alone:
+        opened = [await one.reset(task_id=task_id, group="step-1/g0"), await two.reset(task_id=task_id,
+                                                                                      group="step-1/g0")]
+        single = await alone.reset(task_id=task_id)
+        for env in (one, two, alone):
+            await env.step(_call("submit_answer", answer=-987654.321))
+    assert [o.observation.metadata["group"] for o in opened] == ["step-1/g0", "step-1/g0"]
+    assert "group" not in opened[0].observation.task and single.observation.metadata["group"] is None
+    groups = {e.episode_id: e.group_id for e in medgym.records(started)}
+    assert [groups[o.observation.metadata["episode_id"]] for o in opened] == ["step-1/g0", "step-1/g0"]
+    assert groups[single.observation.metadata["episode_id"]] is None
+
+
 async def test_openenv_concurrent_sessions_are_isolated(openenv_url: str, medgym: Medgym) -> None:
     ids = medgym.sample(2)
 
@@ -277,25 +335,38 @@ def test_openenv_sync_client_and_trl_adapter(openenv_url: str, medgym: Medgym) -
     from evaluation.envs.openenv_client import trl_environment
 
     task_id = medgym.sample(1)[0]
-    env = trl_environment(openenv_url)()
+    started = time.time()
+    factory = trl_environment(openenv_url, group_size=2)  # as TRL: one instance per generation, 2 per prompt
+    envs = [factory() for _ in range(3)]
     try:
-        statement = env.reset(task_id=task_id, prompt="ignored column")
-        assert task_id in statement and env.reward is None
+        row = {"task_id": task_id, "prompt": "ignored column"}
+        statements = [env.reset(**row) for env in envs]
+        assert all(task_id in statement for statement in statements) and envs[0].reward is None
+        env = envs[0]
         ran = json.loads(env.run_code(medgym.store.reference_solution(task_id), timeout_s=120))
         verdict = json.loads(env.submit_answer(json.loads(ran["stdout"].strip().splitlines()[-1])))
         assert verdict["correct"] and env.reward == 1.0 and env.done
         with pytest.raises(RuntimeError, match="over"):
             env.run_code("print(1)")
+        episodes = [str(e.client.state().episode_id) for e in envs]
+        for other in envs[1:]:
+            other.submit_answer(-987654.321)
+        assert [e.reward for e in envs] == [1.0, 0.0, 0.0]
     finally:
-        env.client.close()
+        for env in envs:
+            env.client.close()
+    groups = {e.episode_id: e.group_id for e in medgym.records(started)}
+    first, second, third = (groups[episode] for episode in episodes)
+    assert first == second and first is not None and first.endswith(task_id) and third not in (None, first)
 
 
-def _vf_eval(medgym: Medgym, out: Path, model: str, ids: list[str], base_url: str) -> list[dict[str, Any]]:
+def _vf_eval(medgym: Medgym, out: Path, model: str, ids: list[str], base_url: str,
+             rollouts: int = 1) -> list[dict[str, Any]]:
     """verifiers' own `vf-eval` over the taskset (the null chat harness, subprocess runtime)."""
     config = out / "eval.toml"
     out.mkdir(parents=True, exist_ok=True)
     config.write_text("\n".join([
-        f'model = "{model}"', f'output_dir = "{out}"', "push = false",
+        f'model = "{model}"', f'output_dir = "{out}"', "push = false", f"num_rollouts = {rollouts}",
         "[client]", f'base_url = "{base_url}"', 'api_key_var = "FAKE_KEY"',
         "[env.taskset]", 'id = "medgym_verifiers"', f"task_ids = {json.dumps(ids)}",
         "[env.agent]", "max_turns = 4", "[env.agent.harness]", 'id = "null"',
@@ -317,14 +388,10 @@ def _without_schemas(value: Any) -> Any:
 
 def _outcomes(medgym: Medgym, since: float) -> dict[str, set[str]]:
     """The server's own record of how each episode since `since` ended, by task."""
-    from trajectory.store import RecordStore
-
-    records = RecordStore(medgym.home / "medgym.sqlite")
     outcomes: dict[str, set[str]] = {}
-    for episode in records.episodes():
-        if episode.started_at >= since and episode.outcome != "unsubmitted":
+    for episode in medgym.records(since):
+        if episode.outcome != "unsubmitted":
             outcomes.setdefault(episode.task_id, set()).add(episode.outcome)
-    records.close()
     return outcomes
 
 
@@ -336,13 +403,18 @@ def test_verifiers_eval_rewards_equal_the_servers_verdicts(medgym: Medgym, tmp_p
     unscorable = medgym.unscorable()
     started = time.time()
     with fake_chat_server({t: medgym.store.reference_solution(t) or "" for t in ids}) as (url, received):
-        solved = _vf_eval(medgym, tmp_path / "solver", "solver", ids, url)
+        solved = _vf_eval(medgym, tmp_path / "solver", "solver", ids, url, rollouts=2)
+        solved_at = time.time()
         wrong = _vf_eval(medgym, tmp_path / "wrong", "wrong", [*ids, unscorable], url)
     outcomes = _outcomes(medgym, started)
-    by_task = {t["task"]["data"]["task_id"]: t for t in solved}
-    assert set(by_task) == set(ids)
-    for trace in by_task.values():
+    assert sorted(t["task"]["data"]["task_id"] for t in solved) == sorted(ids * 2)
+    for trace in solved:
         assert trace["rewards"]["medgym_verdict"]["score"] == 1.0 and trace["stop_condition"] == "final_submission"
+    groups: dict[str, set[str | None]] = {}  # a task's two rollouts in one run share a medgym group
+    for episode in medgym.records(started):
+        if episode.started_at < solved_at and episode.outcome == "correct":
+            groups.setdefault(episode.task_id, set()).add(episode.group_id)
+    assert set(groups) == set(ids) and all(len(g) == 1 and next(iter(g)) for g in groups.values()), groups
     for trace in wrong:
         task_id = trace["task"]["data"]["task_id"]
         if task_id == unscorable:  # no score: an error on the trace, never a 0

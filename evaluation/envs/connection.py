@@ -13,15 +13,16 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+
+from evaluation.envs.rules import AgentRules
+from evaluation.runner import Selection, select_tasks
+from evaluation.session import agent_tool_specs, wait_until_ready
 
 log = logging.getLogger(__name__)
 KEEP = ("PATH", "HOME", "DOCKER_HOST", "LANG", "PYTHONPATH")
@@ -29,19 +30,6 @@ KEEP = ("PATH", "HOME", "DOCKER_HOST", "LANG", "PYTHONPATH")
 
 class MedgymUnavailable(RuntimeError):
     """medgym could not be reached (the message says how it was tried)."""
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which tasks to sample from when a rollout names none (list_tasks filters)."""
-
-    dataset: str | None = None
-    split: str | None = None
-    category: str | None = None
-
-    def filters(self) -> dict[str, str]:
-        return {k: v for k, v in (("dataset", self.dataset), ("split", self.split),
-                                  ("category", self.category)) if v}
 
 
 @dataclass(frozen=True)
@@ -58,15 +46,15 @@ class MedgymServer:
 
     def stdio(self) -> StdioServerParameters:
         env = {k: v for k, v in os.environ.items() if k.startswith("MEDGYM_") or k in KEEP}
-        return StdioServerParameters(command=medgym_command(), args=["serve"], env={**env, **self.env})
+        return StdioServerParameters(command=sys.executable, args=["-m", "medgym_cli", "serve"],
+                                     env={**env, **self.env})
 
     def describe(self) -> str:
-        return self.url or f"{medgym_command()} serve (stdio)"
+        return self.url or "medgym serve (stdio)"
 
 
-def medgym_command() -> str:
-    beside = Path(sys.executable).parent / "medgym"
-    return str(beside) if beside.exists() else (shutil.which("medgym") or "medgym")
+def has_filters(selection: Selection) -> bool:
+    return any((selection.dataset, selection.split, selection.category))
 
 
 class MedgymLink:
@@ -76,6 +64,7 @@ class MedgymLink:
         self._closing = asyncio.Event()
         self._owner: asyncio.Task[None] | None = None
         self._listed: dict[Selection, list[str]] = {}
+        self._rules: AgentRules | None = None
 
     @property
     def client(self) -> Client:
@@ -89,9 +78,19 @@ class MedgymLink:
         self._owner = asyncio.create_task(self._own(ready))
         try:
             await ready
+            await wait_until_ready(self.client, self.server.read_timeout_s)
+            self._rules = AgentRules(await agent_tool_specs(self.client))
         except Exception as exc:
+            await self.stop()
             raise MedgymUnavailable(f"cannot connect to medgym ({self.server.describe()}): {exc}") from exc
         log.info("connected to medgym: %s", self.server.describe())
+
+    @property
+    def rules(self) -> AgentRules:
+        """The agent's tools as the server published them (read when the link started)."""
+        if self._rules is None:
+            raise MedgymUnavailable(f"not connected to medgym ({self.server.describe()}); start the link first")
+        return self._rules
 
     async def stop(self) -> None:
         self._closing.set()
@@ -119,19 +118,5 @@ class MedgymLink:
     async def task_ids(self, selection: Selection) -> list[str]:
         """Every task id of a selection (listed once, then cached)."""
         if selection not in self._listed:
-            self._listed[selection] = await list_task_ids(self.client, selection)
+            self._listed[selection] = await select_tasks(self.client, selection)
         return self._listed[selection]
-
-
-async def list_task_ids(client: Client, selection: Selection) -> list[str]:
-    ids: list[str] = []
-    cursor: str | None = None
-    while True:
-        arguments: dict[str, Any] = {**selection.filters(), "limit": 200, **({"cursor": cursor} if cursor else {})}
-        result = await client.call_tool("list_tasks", arguments)
-        if result.is_error:
-            raise ValueError(" ".join(getattr(c, "text", "") for c in result.content))
-        page = result.structured_content or {}
-        ids += [t["task_id"] for t in page.get("tasks", [])]
-        if not (cursor := page.get("next_cursor")):
-            return ids

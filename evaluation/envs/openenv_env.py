@@ -1,10 +1,13 @@
 """medgym as an OpenEnv environment server (OpenEnv's HTTP/WebSocket server, its MCP action types).
 
-- `reset(task_id=..., dataset=, split=, category=, seed=, max_turns=)` opens a new medgym episode of
-  the task (or of one sampled from the selection) and returns its statement, chat opening and tools;
+- `reset(task_id=..., dataset=, split=, category=, seed=, max_turns=, group=)` opens a new medgym
+  episode of the task (or of one sampled from the selection) and returns its statement, chat opening
+  and tools; `group` names the episodes sampled together (a GRPO group: pass the same name to each
+  of its resets), kept in medgym's records and exports;
 - `step(CallToolAction(tool_name, arguments))` forwards `run_code`, `inspect_data` or
   `submit_answer` to that episode; the observation is the tool's result (`{"error": ...}` for a
-  tool error the model can fix); `step(ListToolsAction())` lists the three tools;
+  tool error the model can fix); `step(ListToolsAction())` lists the three tools, with the specs
+  the medgym server publishes (its `list_tools`), which also decide which arguments are accepted;
 - the reward is the score of the server's verdict on `submit_answer`, `None` for an unscorable or
   errored episode, 0 when the turns ran out without a final submission; `done` at the final
   submission, the turn limit, or an error of medgym's machinery.
@@ -40,12 +43,14 @@ from openenv.core.env_server.types import EnvironmentMetadata, Observation, Stat
 from pydantic import Field
 
 from evaluation.envs import rules
-from evaluation.envs.connection import MedgymLink, MedgymServer, Selection
+from evaluation.envs.connection import MedgymLink, MedgymServer, has_filters
+from evaluation.runner import Selection
 from evaluation.session import EpisodeSession
-from evaluation.transcript import TOOL_SPECS, opening
+from medgym.version import __version__
+from trajectory.transcript import opening
 
 log = logging.getLogger(__name__)
-HIDDEN_VIEW_FIELDS = ("episode_id", "episode_active", "attempts_used", "attempts_left")
+HIDDEN_VIEW_FIELDS = ("episode_id", "episode_active", "attempts_used", "attempts_left", "ordinal", "group")
 
 
 class MedgymResetObservation(Observation):
@@ -64,6 +69,7 @@ class MedgymState(State):
     scorable: bool = True
     outcome: rules.Outcome | None = None
     reward: float | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,9 +78,10 @@ class EnvDefaults:
     max_turns: int = 15
 
 
-def agent_tools() -> list[Tool]:
+def agent_tools(link: MedgymLink) -> list[Tool]:
+    """The agent's tools, with the schemas the medgym server publishes."""
     return [Tool(name=s["function"]["name"], description=s["function"]["description"],
-                 input_schema=s["function"]["parameters"]) for s in TOOL_SPECS]
+                 input_schema=s["function"]["parameters"]) for s in link.rules.specs]
 
 
 class MedgymEnvironment(Environment[CallToolAction, Observation, MedgymState]):
@@ -93,7 +100,7 @@ class MedgymEnvironment(Environment[CallToolAction, Observation, MedgymState]):
         return self._state
 
     def get_metadata(self) -> EnvironmentMetadata:
-        return EnvironmentMetadata(name="medgym", version="0.1.0", description=(
+        return EnvironmentMetadata(name="medgym", version=__version__, description=(
             "MedAgentGym tasks through medgym's MCP tools; reward = the server's verified score"))
 
     def reset(self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any) -> Observation:
@@ -104,41 +111,43 @@ class MedgymEnvironment(Environment[CallToolAction, Observation, MedgymState]):
 
     async def reset_async(self, seed: int | None = None, episode_id: str | None = None, task_id: str | None = None,
                           dataset: str | None = None, split: str | None = None, category: str | None = None,
-                          max_turns: int | None = None, **unknown: Any) -> Observation:
+                          max_turns: int | None = None, group: str | None = None, **unknown: Any) -> Observation:
         """Open a new episode (`episode_id` is OpenEnv's label for it; medgym assigns its own)."""
         if unknown:
             raise ValueError(f"unknown reset argument(s) {', '.join(unknown)}; reset accepts task_id, dataset, "
-                             "split, category, seed, max_turns")
+                             "split, category, seed, max_turns, group")
         await self._abandon()
         self._loop = asyncio.get_running_loop()
         chosen = task_id or await self._sample(Selection(dataset, split, category), seed)
-        session = EpisodeSession(self._link.client, chosen)
-        view = await session.open()
+        session = EpisodeSession(self._link.client, chosen, self._link.rules.specs)
+        view = await session.open(group)
         self._session = session
-        self._state = MedgymState(episode_id=session.episode_id, task_id=chosen, scorable=bool(view.get("scorable")),
-                                  max_turns=max_turns or self._defaults.max_turns)
+        self._state = MedgymState(episode_id=session.episode_id, task_id=chosen, scorable=rules.can_score(view),
+                                  max_turns=max_turns or self._defaults.max_turns, group=view.get("group"))
         shown = {k: v for k, v in view.items() if k not in HIDDEN_VIEW_FIELDS}
-        return MedgymResetObservation(task_id=chosen, messages=opening(view), task=shown, tool_specs=TOOL_SPECS,
-                                      metadata={"episode_id": session.episode_id, "scorable": self._state.scorable})
+        return MedgymResetObservation(task_id=chosen, messages=opening(view), task=shown, tool_specs=session.tools,
+                                      metadata={"episode_id": session.episode_id, "scorable": self._state.scorable,
+                                                "group": self._state.group})
 
     async def _sample(self, selection: Selection, seed: int | None) -> str:
-        chosen = selection if selection.filters() else self._defaults.selection
+        chosen = selection if has_filters(selection) else self._defaults.selection
         ids = await self._link.task_ids(chosen)
         if not ids:
-            raise ValueError(f"no task matches {chosen.filters() or 'the server'}; call list_tasks to see them")
+            raise ValueError(f"no task matches {chosen}; call list_tasks to see the tasks")
         return random.Random(seed).choice(ids)
 
     async def step_async(self, action: CallToolAction, timeout_s: float | None = None,
                          **kwargs: Any) -> Observation:
         if isinstance(action, ListToolsAction):
-            return ListToolsObservation(tools=agent_tools())
+            return ListToolsObservation(tools=agent_tools(self._link))
         if self._session is None or self._state.outcome is not None:
             return self._framework_error(action.tool_name, ToolErrorType.EXECUTION_ERROR,
                                          "no episode is running: call reset to open one")
         self._state.turns += 1
         self._state.step_count = self._state.turns
-        refused = rules.refusal(action.tool_name, action.arguments)
-        kind = ToolErrorType.TOOL_NOT_FOUND if action.tool_name not in rules.AGENT_TOOLS else ToolErrorType.INVALID_ARGS
+        agent_rules = self._link.rules
+        refused = agent_rules.refusal(action.tool_name, action.arguments)
+        kind = ToolErrorType.TOOL_NOT_FOUND if action.tool_name not in agent_rules.tools else ToolErrorType.INVALID_ARGS
         if refused:
             return self._finish(self._limit_or(rules.RUNNING), action.tool_name, None, ToolError(
                 error_type=kind, message=refused))

@@ -1,9 +1,13 @@
 """medgym as a verifiers (v1) taskset: `vf-eval medgym_verifiers` or `load_environment(...)`.
 
-- Rows (`MedgymTaskData`) carry a task id and its statement as `get_task` shows it, never answers.
+- Rows (`MedgymTaskData`) carry a task id, its statement as `get_task` shows it (never answers)
+  and a group name, `vf-<run>/<task id>` (`$VF_RUN_ID`, which verifiers' entry points set), so
+  that the rollouts of one task in one run share a medgym `group` in records and exports.
 - Tools: a per-rollout `MedgymToolset` (an MCP server verifiers installs into the harness) whose
   `run_code`, `inspect_data` and `submit_answer` forward to the rollout's own medgym episode,
-  opened with `get_task(new_episode=True)` when the rollout starts; nothing else is reachable.
+  opened with `get_task(new_episode=True, group=...)` when the rollout starts; nothing else is
+  reachable. The schemas and descriptions the model sees are the ones the medgym server publishes
+  (its `list_tools`), and arguments outside them are refused.
 - Reward `medgym_verdict`: the score of the server's `submit_answer` verdict (0 when the rollout
   ended without a final submission). An unscorable task or a failure of medgym's machinery has no
   score: scoring raises, so the trace carries an error instead of a reward (never a 0).
@@ -16,6 +20,8 @@ medgym is a spawned `medgym serve` (stdio, one per tool server) or a running HTT
 import asyncio
 import concurrent.futures
 import logging
+import os
+import uuid
 from collections.abc import Coroutine
 from typing import Any, Literal
 
@@ -24,9 +30,10 @@ from mcp import Client
 from pydantic import Field
 
 from evaluation.envs import rules
-from evaluation.envs.connection import MedgymServer, Selection, list_task_ids
-from evaluation.session import EpisodeSession
-from evaluation.transcript import SYSTEM_PROMPT, task_statement
+from evaluation.envs.connection import MedgymServer
+from evaluation.runner import Selection, select_tasks
+from evaluation.session import EpisodeSession, agent_tool_specs, wait_until_ready
+from trajectory.transcript import SYSTEM_PROMPT, task_statement
 
 log = logging.getLogger(__name__)
 TASKSET_ID = "medgym_verifiers"
@@ -36,6 +43,7 @@ Scalar = str | int | float | bool | None
 class MedgymTaskData(vf.TaskData):
     task_id: str
     dataset: str
+    group: str | None = None
 
 
 class MedgymState(vf.State):
@@ -58,18 +66,39 @@ class MedgymToolset(vf.Toolset[MedgymToolsConfig, MedgymState]):
         super().__init__(config)
         self._client: Client | None = None
         self._session: EpisodeSession | None = None
+        self._rules: rules.AgentRules | None = None
 
     async def setup(self) -> None:
         server = MedgymServer(url=self.config.medgym_url)
         self._client = await self._exit_stack.enter_async_context(server.client())
         self._exit_stack.push_async_callback(self._abandon)
+        await wait_until_ready(self._client)
+        self._rules = rules.AgentRules(await agent_tool_specs(self._client))
+
+    def register(self, mcp: Any) -> None:
+        """Register the tools, then show the model the schemas and descriptions the server publishes."""
+        super().register(mcp)
+        manager = getattr(mcp, "_tool_manager", None)  # mcp's MCPServer keeps its Tool objects here
+        if self._rules is None or manager is None:
+            raise vf.ToolsetError("the medgym tool server has no connection to medgym")
+        for spec in self._rules.specs:
+            function = spec["function"]
+            tool = manager.get_tool(function["name"])
+            if tool is None:
+                continue
+            missing = set(function["parameters"].get("properties", {})) - set(tool.parameters.get("properties", {}))
+            if missing:  # an argument the model would be shown but this adapter would drop
+                raise vf.ToolsetError(f"the medgym server's {function['name']} takes {sorted(missing)}, which "
+                                      "this adapter does not forward: update medgym on both sides")
+            tool.description, tool.parameters = function["description"], function["parameters"]
 
     async def setup_task(self, task: MedgymTaskData) -> None:
         """Open this rollout's episode (verifiers hands a per-rollout server the rollout's task data)."""
         if self._client is None:
             raise vf.ToolsetError("the medgym tool server has no connection to medgym")
-        self._session = EpisodeSession(self._client, task.task_id)
-        await self._session.open()
+        specs = self._rules.specs if self._rules is not None else []
+        self._session = EpisodeSession(self._client, task.task_id, specs)
+        await self._session.open(task.group)
 
     async def _abandon(self) -> None:
         if self._session is not None:
@@ -91,16 +120,19 @@ class MedgymToolset(vf.Toolset[MedgymToolsConfig, MedgymState]):
         return await self._forward("inspect_data", {"action": action, **{k: v for k, v in given.items() if v}})
 
     @vf.tool
-    async def submit_answer(self, answer: Scalar | list[Scalar]) -> dict[str, Any]:
+    async def submit_answer(self, answer: Scalar | list[Scalar], dry_run: bool = False) -> dict[str, Any]:
         """Submit the final answer (string, number, boolean or list, as the task asks); it is scored
-        against hidden ground truth."""
-        return await self._forward("submit_answer", {"answer": answer})
+        against hidden ground truth (dry_run: only check its form)."""
+        return await self._forward("submit_answer", {"answer": answer, **({"dry_run": True} if dry_run else {})})
 
     async def _forward(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         state = self.state
         if self._session is None or state.done:
             return {"error": "this episode is over" if state.done else "no episode is open"}
-        state.episode_id, state.scorable = self._session.episode_id, bool(self._session.view.get("scorable"))
+        refused = self._rules.refusal(tool, arguments) if self._rules is not None else "no tools are known"
+        if refused:
+            return {"error": refused}
+        state.episode_id, state.scorable = self._session.episode_id, rules.can_score(self._session.view)
         try:
             payload = await self._session.call(tool, arguments)
         except Exception as exc:  # the connection to medgym failed: no score, never a wrong answer
@@ -160,23 +192,26 @@ class MedgymTaskset(vf.Taskset[MedgymTask, MedgymTasksetConfig]):  # type: ignor
     def load(self) -> list[MedgymTask]:
         config = self.config
         views = _run(_views(MedgymServer(url=config.task.tools.medgym_url), config))
-        return [MedgymTask(_row(view), config.task) for view in views]
+        run = os.environ.get("VF_RUN_ID") or uuid.uuid4().hex[:12]
+        return [MedgymTask(_row(view, f"vf-{run}/{view['task_id']}"[:200]), config.task) for view in views]
 
 
-def _row(view: dict[str, Any]) -> MedgymTaskData:
+def _row(view: dict[str, Any], group: str) -> MedgymTaskData:
     """What get_task showed (the statement), nothing hidden; the episode is opened per rollout."""
     return MedgymTaskData(id=view["task_id"], name=view["task_id"], task_id=view["task_id"], dataset=view["dataset"],
-                          prompt=task_statement(view), system_prompt=SYSTEM_PROMPT)
+                          group=group, prompt=task_statement(view), system_prompt=SYSTEM_PROMPT)
 
 
 async def _views(server: MedgymServer, config: MedgymTasksetConfig) -> list[dict[str, Any]]:
+    """Each task's statement, read with get_task on a connection of its own (the episodes this opens
+    start no sandbox and end with the connection; rollouts open their own)."""
     async with server.client() as client:
-        ids = config.task_ids or await list_task_ids(client, Selection(config.dataset, config.split, config.category))
+        await wait_until_ready(client)
+        selection = Selection(config.dataset, config.split, config.category, config.limit)
+        ids = config.task_ids or await select_tasks(client, selection)
         views = []
         for task_id in ids[: config.limit] if config.limit else ids:
-            session = EpisodeSession(client, task_id)
-            views.append(await session.open())
-            await session.abandon()
+            views.append(await EpisodeSession(client, task_id).open())
         return views
 
 
