@@ -23,7 +23,7 @@ import logging
 import os
 import uuid
 from collections.abc import Coroutine
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import verifiers.v1 as vf
 from mcp import Client
@@ -162,14 +162,16 @@ class MedgymTask(vf.Task[MedgymTaskData, MedgymState, MedgymTaskConfig]):
     def toolsets(cls, config: MedgymTaskConfig) -> list[vf.Toolset[Any, Any]]:
         return [MedgymToolset(config.tools)]
 
+    # hooks are told apart by their parameter's annotation, which must be the bare `vf.Trace` (verifiers
+    # compares it with `is`; a parametrised pydantic generic is a subclass it does not recognise)
     @vf.stop
-    async def final_submission(self, trace: vf.Trace[MedgymTaskData, MedgymState, Any]) -> bool:
-        return bool(trace.state.done)
+    async def final_submission(self, trace: vf.Trace) -> bool:  # type: ignore[type-arg]
+        return bool(cast(MedgymState, trace.state).done)
 
     @vf.reward
-    async def medgym_verdict(self, trace: vf.Trace[MedgymTaskData, MedgymState, Any]) -> float:
+    async def medgym_verdict(self, trace: vf.Trace) -> float:  # type: ignore[type-arg]
         """The server's verdict; an episode that cannot be scored raises (an error, not a 0)."""
-        state = trace.state
+        state = cast(MedgymState, trace.state)
         step = rules.at_turn_limit(state.scorable) if not state.done else rules.Step(
             state.reward, True, state.outcome)
         if step.reward is None:
