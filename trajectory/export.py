@@ -19,15 +19,26 @@ set, else `correct` if correct, `incorrect` if submitted, `unsubmitted` otherwis
 
 Formats (one JSON object per line):
 - `sft`: one line per correct episode:
-  `{"messages": [...], "tools": [...], "metadata": {"task_id", "dataset", "episode_id", "source"}}`, where
-  `tools` are the OpenAI specs the server published (`tools.json` of a run, or kept in the store).
+  `{"messages": [...], "tools": [...], "metadata": {"task_id", "dataset", "episode_id", "group_id",
+  "source"}}`, where `tools` are the OpenAI specs the server published (`tools.json` of a run, or
+  kept in the store).
 - `dpo`: within one source, for each task with at least one correct and one failed (`incorrect` or
-  `unsubmitted`) episode with the same prompt, one line per failed episode, paired with the task's
-  correct episodes round-robin (episodes ordered by task id and sample, or by start time in a store):
+  `unsubmitted`) episode with the same prompt, one line per failed episode. A failed episode is
+  paired with the correct episodes of its own group first (the samples of one pass@k or GRPO group,
+  round-robin), and only when its group has none, with the task's correct episodes round-robin
+  (episodes ordered by task id and sample, or by start time in a store):
   `{"prompt": [system, user], "chosen": [rest of the correct episode], "rejected": [rest of the failed
-  one], "metadata": {"task_id", "dataset", "chosen_episode_id", "rejected_episode_id", "source"}}`.
+  one], "metadata": {"task_id", "dataset", "chosen_episode_id", "rejected_episode_id",
+  "chosen_group_id", "rejected_group_id", "same_group", "source"}}`.
 - `raw`: a run directory gives `{"result": <results.jsonl row>, "messages": [...]}` per row; a store
   gives `{"episode": <EpisodeRecord>, "events": [<EventRecord>, ...]}` per episode.
+- `atif`: one ATIF-v1.8 trajectory (Harbor's Agent Trajectory Interchange Format, `trajectory.atif`)
+  per episode with messages, with the verified reward in `extra.medgym`.
+Token ids. Where the model endpoint returned them (`medgym eval --capture-tokens`), `sft`, `dpo`
+and `raw` lines from a run directory add `tokens` (`chosen_tokens`, `rejected_tokens`): one entry
+per assistant turn that has them, `{"message_index", "prompt_token_ids", "completion_token_ids",
+"logprobs"}`, `message_index` counting in `messages` (in `prompt + chosen` / `prompt + rejected`);
+`atif` puts them in each agent step's `metrics`. They are never inside the messages.
 `source` is `run:<run directory name>` or `store:<file name>`. Episodes without messages (no
 transcript, no recorded get_task) are left out of `sft` and `dpo`; `error` and still-active episodes
 are never in `dpo`.
@@ -51,13 +62,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from trajectory import atif
 from trajectory.records import EventRecord, Trajectory
+from trajectory.rescore import transcript_submission
 from trajectory.rundir import ResultRow, RunDir
 from trajectory.store import RecordStore
 from trajectory.toolspecs import AGENT_TOOLS, HARNESS_PARAMETERS, TOOL_SPECS_KEY, Spec, argument_names
 from trajectory.transcript import Message, opening, tool_call, tool_result
+from trajectory.turns import CallTiming, Turn, TurnLog, read_turns
 
-Kind = Literal["sft", "dpo", "raw"]
+Kind = Literal["sft", "dpo", "raw", "atif"]
 OutcomeFilter = Literal["correct", "incorrect", "unsubmitted", "error"]
 OUTCOMES = ("correct", "incorrect", "unsubmitted", "error")
 MESSAGE_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
@@ -78,6 +92,9 @@ class Episode:
     client: str | None = None
     ordinal: int = 1
     group: str | None = None
+    turns: Callable[[], TurnLog] = TurnLog
+    agent: dict[str, Any] | None = None  # who produced it (a run's agent kind and model)
+    scorable: bool | None = None  # whether it could get a verdict (None: not known)
 
 
 def first_episodes(episodes: Iterable[Episode]) -> Iterator[Episode]:
@@ -97,7 +114,7 @@ def export(
 ) -> int:
     """Write the selected episodes of `source` to `out` in the `kind` format; return the lines written."""
     if kind not in FORMATS:
-        raise ValueError(f"unknown export kind {kind!r} (use sft, dpo or raw)")
+        raise ValueError(f"unknown export kind {kind!r} (use sft, dpo, raw or atif)")
     if outcome is not None and outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r} (use {', '.join(OUTCOMES)})")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +179,13 @@ def _sources(
             yield _run_episodes(rundir, rows, dataset, outcome, rundir.tool_specs() or [])
 
 
+def _run_agent(run: RunDir) -> dict[str, Any]:
+    agent = run.metadata().get("agent")
+    if not isinstance(agent, dict):
+        return {"name": str(agent or "medgym-eval")}
+    return {"name": f"medgym-eval:{agent.get('kind')}", "model": agent.get("model")}
+
+
 def _run_dirs(source: Path, run: str | None) -> list[Path]:
     if (source / "results.jsonl").is_file():
         if run is not None and run != source.name:
@@ -180,22 +204,36 @@ def _run_dirs(source: Path, run: str | None) -> list[Path]:
 def _run_episodes(run: RunDir, rows: list[ResultRow], dataset: str | None, outcome: str | None,
                   tools: list[Spec]) -> Iterator[Episode]:
     source = f"run:{run.path.name}"
+    agent = _run_agent(run)
     for row in sorted(rows, key=lambda r: (r.task_id, r.sample, r.episode_id)):
         state = row_outcome(row)
         if (dataset and row.dataset != dataset) or (outcome and state != outcome):
             continue
         messages = partial(_transcript, run, row)
-        raw = partial(_raw_row, row, messages)
+        turns = partial(_run_turns, run, row)
+        raw = partial(_raw_row, row, messages, turns)
         yield Episode(row.task_id, row.dataset, row.episode_id, state, source, messages, raw, tools, client=None,
-                      ordinal=row.ordinal, group=row.group_id)
+                      ordinal=row.ordinal, group=row.group_id, turns=turns, agent=agent, scorable=row.scorable)
+
+
+def _run_turns(run: RunDir, row: ResultRow) -> TurnLog:
+    return read_turns(run.path / row.transcript) if row.transcript else TurnLog()
 
 
 def _transcript(run: RunDir, row: ResultRow) -> list[Message]:
     return [_clean(message) for message in run.transcript(row)]
 
 
-def _raw_row(row: ResultRow, messages: Callable[[], list[Message]]) -> dict[str, Any]:
-    return {"result": row.model_dump(mode="json"), "messages": messages()}
+def _raw_row(row: ResultRow, messages: Callable[[], list[Message]], turns: Callable[[], TurnLog]) -> dict[str, Any]:
+    tokens = token_turns(turns())
+    return {"result": row.model_dump(mode="json"), "messages": messages(), **({"tokens": tokens} if tokens else {})}
+
+
+def token_turns(log: TurnLog, offset: int = 0) -> list[dict[str, Any]]:
+    """Per assistant turn whose tokens were captured: its message index (less `offset`) and token data."""
+    return [{"message_index": turn.message_index - offset, "prompt_token_ids": turn.tokens.prompt_token_ids,
+             "completion_token_ids": turn.tokens.completion_token_ids, "logprobs": turn.tokens.logprobs}
+            for turn in log.turns if turn.tokens is not None and turn.tokens.has_ids()]
 
 
 def _store_source(
@@ -226,12 +264,31 @@ def _store_episodes(
         messages = partial(_rebuilt, store, record.episode_id, tools)
         yield Episode(record.task_id, record.dataset, record.episode_id, record.outcome, source, messages,
                       partial(_raw_record, store, record.episode_id), tools, client=record.client,
-                      ordinal=record.ordinal, group=record.group_id)
+                      ordinal=record.ordinal, group=record.group_id, turns=partial(_store_turns, store,
+                                                                                   record.episode_id),
+                      scorable=record.provenance.verifier is not None)
 
 
 def _rebuilt(store: RecordStore, episode_id: str, tools: list[Spec]) -> list[Message]:
     trajectory = store.trajectory(episode_id)
     return rebuild(trajectory, tools) if trajectory is not None else []
+
+
+def _store_turns(store: RecordStore, episode_id: str) -> TurnLog:
+    trajectory = store.trajectory(episode_id)
+    return store_turns(trajectory) if trajectory is not None else TurnLog()
+
+
+def store_turns(trajectory: Trajectory) -> TurnLog:
+    """The turn log of a rebuilt transcript (`rebuild`): each agent call's start (the event's time, which is
+    its end, less its duration) and duration; the server never sees the model's tokens."""
+    log = TurnLog()
+    calls = [e for e in trajectory.events if e.tool in AGENT_TOOLS]
+    for number, event in enumerate(calls, start=1):
+        started = event.at - event.duration_ms / 1000
+        log.turns.append(Turn(message_index=2 * number, at=started))
+        log.calls.append(CallTiming(tool_call_id=f"call_{number}", at=started, duration_ms=event.duration_ms))
+    return log
 
 
 def _raw_record(store: RecordStore, episode_id: str) -> dict[str, Any] | None:
@@ -260,20 +317,25 @@ def _clean(message: Message) -> Message:
 
 
 # -- formats --------------------------------------------------------------------------------------
+Pair = tuple[Episode, list[Message]]
+
+
 def _sft(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
     for episode in episodes:
         if episode.outcome != "correct":
             continue
         messages = episode.messages()
         if len(messages) > 2:
-            metadata = {"task_id": episode.task_id, "dataset": episode.dataset,
-                        "episode_id": episode.episode_id, "source": episode.source}
-            yield {"messages": messages, "tools": episode.tools, "metadata": metadata}
+            metadata = {"task_id": episode.task_id, "dataset": episode.dataset, "episode_id": episode.episode_id,
+                        "group_id": episode.group, "source": episode.source}
+            tokens = token_turns(episode.turns())
+            yield {"messages": messages, "tools": episode.tools, "metadata": metadata,
+                   **({"tokens": tokens} if tokens else {})}
 
 
 def _dpo(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
-    won: dict[tuple[str, str], list[tuple[Episode, list[Message]]]] = defaultdict(list)
-    lost: dict[tuple[str, str], list[tuple[Episode, list[Message]]]] = defaultdict(list)
+    won: dict[tuple[str, str], list[Pair]] = defaultdict(list)
+    lost: dict[tuple[str, str], list[Pair]] = defaultdict(list)
     for episode in episodes:
         if episode.outcome not in ("correct", "incorrect", "unsubmitted"):
             continue
@@ -282,11 +344,29 @@ def _dpo(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
             key = (episode.task_id, json.dumps(messages[:2], sort_keys=True))
             (won if episode.outcome == "correct" else lost)[key].append((episode, messages))
     for key in [key for key in lost if key in won]:
-        for number, (loser, rejected) in enumerate(lost[key]):
-            winner, chosen = won[key][number % len(won[key])]
+        for (winner, chosen), (loser, rejected) in pairs(won[key], lost[key]):
             metadata = {"task_id": winner.task_id, "dataset": winner.dataset, "chosen_episode_id": winner.episode_id,
-                        "rejected_episode_id": loser.episode_id, "source": winner.source}
-            yield {"prompt": chosen[:2], "chosen": chosen[2:], "rejected": rejected[2:], "metadata": metadata}
+                        "rejected_episode_id": loser.episode_id, "chosen_group_id": winner.group,
+                        "rejected_group_id": loser.group, "same_group": loser.group is not None
+                        and winner.group == loser.group, "source": winner.source}
+            extra = {f"{side}_tokens": tokens for side, episode in (("chosen", winner), ("rejected", loser))
+                     if (tokens := token_turns(episode.turns()))}
+            yield {"prompt": chosen[:2], "chosen": chosen[2:], "rejected": rejected[2:], "metadata": metadata, **extra}
+
+
+def pairs(won: list[Pair], lost: list[Pair]) -> Iterator[tuple[Pair, Pair]]:
+    """(chosen, rejected) for every failed episode: round-robin over the correct episodes of its own group
+    when it has any, else round-robin over all the task's correct episodes."""
+    by_group: dict[str, list[Pair]] = defaultdict(list)
+    for pair in won:
+        if pair[0].group is not None:
+            by_group[pair[0].group].append(pair)
+    turns: dict[str | None, int] = defaultdict(int)
+    for loser in lost:
+        group = loser[0].group
+        pool, slot = (by_group[group], group) if group is not None and by_group.get(group) else (won, None)
+        yield pool[turns[slot] % len(pool)], loser
+        turns[slot] += 1
 
 
 def _raw(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
@@ -296,4 +376,27 @@ def _raw(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
             yield record
 
 
-FORMATS: dict[str, Callable[[Iterable[Episode]], Iterator[dict[str, Any]]]] = {"sft": _sft, "dpo": _dpo, "raw": _raw}
+def _atif(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
+    for episode in episodes:
+        messages = episode.messages()
+        if len(messages) < 2:
+            continue
+        found = transcript_submission(messages)
+        verdict = {k: found[1].get(k) for k in ("correct", "score", "feedback")} if found else None
+        about = {"episode_id": episode.episode_id, "task_id": episode.task_id, "dataset": episode.dataset,
+                 "group_id": episode.group, "ordinal": episode.ordinal, "source": episode.source,
+                 "outcome": episode.outcome, "reward": reward(episode), "verdict": verdict,
+                 "agent": episode.agent}
+        yield atif.trajectory(messages, episode.turns(), episode.tools, about)
+
+
+def reward(episode: Episode) -> float | None:
+    """What an episode earned, as the training environments reward it: its verdict's score; 0 without a
+    final submission when it could have been scored; None (never 0) on an error, for an episode that could
+    not be scored, or when that is not known."""
+    if episode.outcome in ("correct", "incorrect"):
+        return 1.0 if episode.outcome == "correct" else 0.0
+    return 0.0 if episode.outcome == "unsubmitted" and episode.scorable else None
+
+FORMATS: dict[str, Callable[[Iterable[Episode]], Iterator[dict[str, Any]]]] = {
+    "sft": _sft, "dpo": _dpo, "raw": _raw, "atif": _atif}
