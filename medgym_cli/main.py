@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", parents=[common], help="training data from a run directory or the store")
     export.add_argument("source", nargs="?", help="a run directory, a folder of runs, or medgym.sqlite "
                                                   "(default: the store in MEDGYM_HOME)")
-    export.add_argument("--format", choices=["sft", "dpo", "raw"], required=True)
+    export.add_argument("--format", choices=["sft", "dpo", "raw", "atif"], required=True,
+                        help="atif: one ATIF-v1.8 (Harbor) trajectory per line")
     export.add_argument("--out", required=True, help="the JSONL file to write")
     export.add_argument("--dataset")
     export.add_argument("--outcome", choices=["correct", "incorrect", "unsubmitted", "error"])
