@@ -1,6 +1,6 @@
 """The verifiers taskset id `medgym_verifiers` (verifiers imports a taskset by top-level module name).
 
-The taskset lives in `evaluation.envs.verifiers_env`; see evaluation/envs/README_TRAINING.md.
+The taskset lives in `evaluation.envs.verifiers_env`; see docs/TRAINING.md.
 """
 
 from evaluation.envs.verifiers_env import MedgymTaskset, load_environment
