@@ -33,7 +33,7 @@ Formats (one JSON object per line):
 - `raw`: a run directory gives `{"result": <results.jsonl row>, "messages": [...]}` per row; a store
   gives `{"episode": <EpisodeRecord>, "events": [<EventRecord>, ...]}` per episode.
 - `atif`: one ATIF-v1.8 trajectory (Harbor's Agent Trajectory Interchange Format, `trajectory.atif`)
-  per episode with messages, with the verified reward in `extra.medgym`.
+  per episode with at least one tool call, with the verified reward in `extra.medgym`.
 Token ids. Where the model endpoint returned them (`medgym eval --capture-tokens`), `sft`, `dpo`
 and `raw` lines from a run directory add `tokens` (`chosen_tokens`, `rejected_tokens`): one entry
 per assistant turn that has them, `{"message_index", "prompt_token_ids", "completion_token_ids",

@@ -120,8 +120,8 @@ def _raw(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
 def _atif(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
     for episode in episodes:
         messages = episode.messages()
-        if len(messages) < 2:
-            continue
+        if len(messages) <= 2:
+            continue  # nothing was done in it (as for sft and dpo)
         found = transcript_submission(messages)
         verdict = {k: found[1].get(k) for k in ("correct", "score", "feedback")} if found else None
         about = {"episode_id": episode.episode_id, "task_id": episode.task_id, "dataset": episode.dataset,
