@@ -5,7 +5,8 @@
   prediction task's reference writes /workspace/predictions.csv and prints the file name as its
   last line, so the oracle submits the file name, as a prediction agent must; for a code task it
   submits the reference code itself;
-- `openai`: any OpenAI-compatible chat-completions endpoint with tool calling;
+- `openai`: any OpenAI-compatible chat-completions endpoint with tool calling (with `capture_tokens`,
+  the token ids and log-probabilities of every response, kept beside the transcript: see `tokens`);
 - `python`: `module:function`, an `async def agent(session: EpisodeSession) -> None`.
 """
 
@@ -15,6 +16,7 @@ import importlib
 import inspect
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +24,10 @@ from typing import Any
 import httpx
 
 from evaluation.session import EpisodeSession
+from evaluation.tokens import CAPTURE_FIELDS, turn_tokens
 from medgym.errors import ConfigurationError
 from trajectory.transcript import Message
+from trajectory.turns import Turn
 
 Agent = Callable[[EpisodeSession], Awaitable[None]]
 NUDGE = "Use the tools: run_code to compute, then submit_answer with your final answer."
@@ -74,6 +78,7 @@ class ChatSettings:
     max_turns: int = 15
     temperature: float = 0.0
     timeout_s: float = 300.0
+    capture_tokens: bool = False
 
 
 def openai_agent(settings: ChatSettings) -> Agent:
@@ -87,8 +92,8 @@ def openai_agent(settings: ChatSettings) -> Agent:
     async def agent(session: EpisodeSession) -> None:
         async with httpx.AsyncClient(timeout=settings.timeout_s, headers=headers) as http:
             for _ in range(settings.max_turns):
-                message = await _complete(http, url, settings, session)
-                if not await _act(session, message):
+                message, turn = await _complete(http, url, settings, session)
+                if not await _act(session, message, turn):
                     session.messages.append({"role": "user", "content": NUDGE})
                 if session.finished:
                     return
@@ -96,21 +101,32 @@ def openai_agent(settings: ChatSettings) -> Agent:
     return agent
 
 
-async def _complete(http: httpx.AsyncClient, url: str, settings: ChatSettings, session: EpisodeSession) -> Message:
+async def _complete(http: httpx.AsyncClient, url: str, settings: ChatSettings,
+                    session: EpisodeSession) -> tuple[Message, Turn]:
+    """The model's next message, and its turn record (timing, usage, tokens when captured)."""
     body = {"model": settings.model, "messages": session.messages, "tools": session.tools, "tool_choice": "auto",
-            "temperature": settings.temperature}
+            "temperature": settings.temperature, **(CAPTURE_FIELDS if settings.capture_tokens else {})}
+    clock = time.monotonic()
     response = await http.post(url, json=body)
     if response.status_code >= 400:
         raise RuntimeError(f"chat completions endpoint answered {response.status_code}: {response.text[:300]}")
-    choice = response.json()["choices"][0]["message"]
-    return dict(choice)
+    reply = response.json()
+    choice = reply["choices"][0]
+    tokens = turn_tokens(reply)
+    turn = Turn(message_index=len(session.messages), at=time.time(), model=reply.get("model"),
+                latency_ms=round((time.monotonic() - clock) * 1000, 3), finish_reason=choice.get("finish_reason"),
+                tokens=tokens if tokens.has_ids() or tokens.prompt_tokens is not None else None)
+    return dict(choice["message"]), turn
 
 
-async def _act(session: EpisodeSession, message: Message) -> bool:
-    """Forward the message's tool calls; False when the model answered without calling a tool."""
+async def _act(session: EpisodeSession, message: Message, turn: Turn | None = None) -> bool:
+    """Forward the message's tool calls; False when the model answered without calling a tool. Only the
+    message's content and tool calls go into the transcript (what is sent back to the model)."""
     calls = message.get("tool_calls") or []
     assistant = {"role": "assistant", "content": message.get("content"), "tool_calls": calls} if calls else {
         "role": "assistant", "content": message.get("content") or ""}
+    if turn is not None:
+        session.log.turns.append(turn.model_copy(update={"message_index": len(session.messages)}))
     session.messages.append(assistant)
     session.turns += 1
     for call in calls:
@@ -134,5 +150,5 @@ def describe(agent_kind: str, settings: ChatSettings | None, spec: str | None) -
     if agent_kind == "openai" and settings is not None:
         return {"kind": "openai", "model": settings.model, "base_url": settings.base_url,
                 "max_turns": settings.max_turns, "temperature": settings.temperature,
-                "api_key_env": settings.api_key_env}
+                "api_key_env": settings.api_key_env, "capture_tokens": settings.capture_tokens}
     return {"kind": agent_kind, "spec": spec}

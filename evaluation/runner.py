@@ -26,6 +26,7 @@ from evaluation.agents import Agent
 from evaluation.session import EpisodeSession, agent_tool_specs, wait_until_ready
 from medgym.version import __version__
 from trajectory.rundir import ResultRow, RunDir
+from trajectory.turns import write_turns
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ async def run_episode(client: Client, agent: Agent, agent_info: dict[str, Any], 
         with anyio.CancelScope(shield=True):
             await session.abandon()
     view, verdict = session.view, session.verdict or {}
+    transcript = run_dir.write_transcript(session.episode_id, session.messages) if session.episode_id else None
+    if transcript is not None:
+        write_turns(run_dir.path / transcript, session.log)
     return ResultRow(
         task_id=task_id, sample=sample, episode_id=session.episode_id or f"unopened-{task_id}-{sample}",
         dataset=view.get("dataset", task_id.split("/", 1)[0]), split=view.get("split", ""),
@@ -107,8 +111,9 @@ async def run_episode(client: Client, agent: Agent, agent_info: dict[str, Any], 
         submitted=session.verdict is not None, correct=bool(verdict.get("correct")),
         score=float(verdict.get("score", 0.0)), feedback=verdict.get("feedback"), turns=session.turns,
         run_code_calls=session.run_code_calls, duration_s=round(time.monotonic() - started, 3), error=error,
-        transcript=run_dir.write_transcript(session.episode_id, session.messages) if session.episode_id else None,
+        transcript=transcript,
         ordinal=int(view.get("ordinal", 1)), group_id=view.get("group"),
+        scorable=bool(view.get("scorable")) and bool(view.get("solvable", True)) if view else None,
     )
 
 

@@ -1,13 +1,16 @@
 """`EpisodeSession`: what an agent gets — one episode of one task, driven through MCP tool calls.
 
 It opens its own episode (`get_task` with `new_episode`), passes the `episode_id` back on every
-call, counts turns and `run_code` calls, and keeps the transcript in the OpenAI chat format.
+call, counts turns and `run_code` calls, and keeps the transcript in the OpenAI chat format and,
+beside it, the turn log (`trajectory.turns`: when each turn and call happened, and the model's
+tokens when captured).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import time
 from typing import Any
 
 import anyio
@@ -16,6 +19,7 @@ from mcp import Client
 from medgym.errors import ServiceError, ToolCallError
 from trajectory.toolspecs import openai_specs
 from trajectory.transcript import Message, opening, tool_call, tool_result
+from trajectory.turns import CallTiming, Turn, TurnLog
 
 
 class EpisodeSession:
@@ -29,6 +33,7 @@ class EpisodeSession:
         self.turns = 0
         self.run_code_calls = 0
         self.verdict: dict[str, Any] | None = None
+        self.log = TurnLog()
         self._ids = itertools.count(1)
 
     async def open(self, group: str | None = None) -> dict[str, Any]:
@@ -59,13 +64,17 @@ class EpisodeSession:
         Returns the structured result, or `{"error": message}` when the tool reported an error.
         """
         call_id = call_id or f"call_{next(self._ids)}"
+        started, clock = time.time(), time.monotonic()
         if record_call:
             self.turns += 1
+            self.log.turns.append(Turn(message_index=len(self.messages), at=started, scripted=True))
             self.messages.append(tool_call(call_id, tool, arguments, note))
         try:
             payload = await self._raw(tool, {**arguments, "task_id": self.task_id, "episode_id": self.episode_id})
         except ToolCallError as exc:
             payload = {"error": str(exc)}
+        duration_ms = round((time.monotonic() - clock) * 1000, 3)
+        self.log.calls.append(CallTiming(tool_call_id=call_id, at=started, duration_ms=duration_ms))
         self.messages.append(tool_result(call_id, payload))
         if tool == "run_code":
             self.run_code_calls += 1

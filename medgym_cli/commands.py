@@ -292,13 +292,16 @@ def _agent(settings: Settings, args: argparse.Namespace) -> tuple[Any, dict[str,
     from evaluation import agents
     from task_store.store import DataRoot
 
+    if args.capture_tokens and args.agent != "openai":
+        raise agents.AgentSetupError("--capture-tokens asks a model endpoint for tokens: use it with --agent openai")
     if args.agent == "oracle":
         store = TaskStore.open(settings.db_path, [DataRoot("pack", settings.pack_path())])
         return agents.oracle_agent(store.reference_solution), {"kind": "oracle"}
     if args.agent == "openai":
         if not args.base_url or not args.model:
             raise agents.AgentSetupError("--agent openai needs --base-url and --model")
-        chat = agents.ChatSettings(args.base_url, args.model, args.api_key_env, args.max_turns, args.temperature)
+        chat = agents.ChatSettings(args.base_url, args.model, args.api_key_env, args.max_turns, args.temperature,
+                                   capture_tokens=args.capture_tokens)
         return agents.openai_agent(chat), agents.describe("openai", chat, None)
     if ":" in args.agent:
         return agents.python_agent(args.agent), {"kind": "python", "spec": args.agent}
@@ -330,3 +333,9 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
     out = write_report([Path(d) for d in args.run_dirs], Path(args.out))
     print(f"wrote {out}", file=sys.stderr)
     return 0
+
+
+def rescore(settings: Settings, args: argparse.Namespace) -> int:
+    from medgym_cli.rescore import run
+
+    return run(settings, args)

@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", parents=[common], help="training data from a run directory or the store")
     export.add_argument("source", nargs="?", help="a run directory, a folder of runs, or medgym.sqlite "
                                                   "(default: the store in MEDGYM_HOME)")
-    export.add_argument("--format", choices=["sft", "dpo", "raw"], required=True)
+    export.add_argument("--format", choices=["sft", "dpo", "raw", "atif"], required=True,
+                        help="atif: one ATIF-v1.8 (Harbor) trajectory per line")
     export.add_argument("--out", required=True, help="the JSONL file to write")
     export.add_argument("--dataset")
     export.add_argument("--outcome", choices=["correct", "incorrect", "unsubmitted", "error"])
@@ -75,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--include-samples", action="store_true",
                         help="also export later episodes of a task (retries), not only each client's first "
                              "episode and the samples of its group")
+    from medgym_cli import rescore
+
+    rescore.add_parser(commands, common)
     report = commands.add_parser("report", parents=[common], help="an HTML report comparing run directories")
     report.add_argument("run_dirs", nargs="+")
     report.add_argument("--out", default="report.html")
@@ -101,6 +105,9 @@ def _eval_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--api-key-env", help="openai: NAME of the environment variable holding the API key")
     run.add_argument("--max-turns", type=int, default=15)
     run.add_argument("--temperature", type=float, default=0.0)
+    run.add_argument("--capture-tokens", action="store_true",
+                     help="openai: ask the endpoint for token ids and log-probabilities (vLLM's logprobs, "
+                          "return_token_ids, return_tokens_as_token_ids) and keep them beside the transcripts")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -138,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "eval": commands.evaluate,
         "export": commands.export,
         "report": commands.report,
+        "rescore": commands.rescore,
     }
     try:
         return handlers[args.command](settings, args)

@@ -35,7 +35,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 say "installing medgym into .venv"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[test]' 2> >(grep -v "^WARNING: Location" >&2)
+.venv/bin/python -m pip install -q -e '.[test,openenv]' 2> >(grep -v "^WARNING: Location" >&2)
 
 say "checking the sandbox and FHIR server images"
 .venv/bin/medgym image build

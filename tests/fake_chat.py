@@ -1,4 +1,10 @@
-"""A scripted OpenAI-compatible chat-completions server, for protocol tests of the openai agent."""
+"""A scripted OpenAI-compatible chat-completions server, for protocol tests of the openai agent.
+
+Asked for tokens the way vLLM is (`logprobs`, `return_token_ids`, `return_tokens_as_token_ids`), it
+answers as vLLM's OpenAI-compatible server does: `prompt_token_ids` beside `choices`, each choice's
+`token_ids`, and `logprobs.content[]` whose tokens read `token_id:<id>`. The ids are a deterministic
+function of the request (`fake_token_ids`), so tests can check what was kept.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,40 @@ Script = dict[str, str]  # model name -> reference solution (for the "solver" be
 def _reply(message: dict[str, Any]) -> dict[str, Any]:
     return {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": message,
                                                                   "finish_reason": "stop"}]}
+
+
+def fake_token_ids(text: str, salt: int) -> list[int]:
+    """Stand-in token ids for a text: one per 8 characters, from its bytes (deterministic)."""
+    data = text.encode("utf-8")
+    return [(sum(data[i:i + 8]) * 31 + salt) % 50_000 for i in range(0, max(len(data), 1), 8)]
+
+
+def _with_tokens(reply: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Add what vLLM returns for `return_token_ids` / `logprobs` / `return_tokens_as_token_ids`."""
+    choice = reply["choices"][0]
+    completion = fake_token_ids(json.dumps(choice["message"], sort_keys=True), 1)
+    prompt = fake_token_ids(json.dumps(body["messages"], sort_keys=True), 0)
+    if body.get("return_token_ids"):
+        reply["prompt_token_ids"], choice["token_ids"] = prompt, completion
+    if body.get("logprobs"):
+        as_ids = bool(body.get("return_tokens_as_token_ids"))
+        choice["logprobs"] = {"content": [
+            {"token": f"token_id:{t}" if as_ids else "x", "logprob": -0.001 * (i + 1), "bytes": None,
+             "top_logprobs": []} for i, t in enumerate(completion)]}
+    reply["usage"] = {"prompt_tokens": len(prompt), "completion_tokens": len(completion),
+                      "total_tokens": len(prompt) + len(completion)}
+    return reply
+
+
+def _stream(reply: dict[str, Any]) -> bytes:
+    """The reply as server-sent events (`"stream": true`): one chunk carrying the whole message, then [DONE]."""
+    choice = reply["choices"][0]
+    delta = {**choice["message"]}
+    if delta.get("tool_calls"):
+        delta["tool_calls"] = [{**call, "index": i} for i, call in enumerate(delta["tool_calls"])]
+    chunk = {"id": reply["id"], "object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": delta, "finish_reason": "tool_calls" if delta.get("tool_calls") else "stop"}]}
+    return f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
 
 
 def _call(name: str, arguments: dict[str, Any], n: int) -> dict[str, Any]:
@@ -55,9 +95,10 @@ def fake_chat_server(solutions: dict[str, str]) -> Iterator[tuple[str, list[dict
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             received.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-            payload = json.dumps(_reply(respond(body["model"], body["messages"], solutions))).encode()
+            reply = _with_tokens(_reply(respond(body["model"], body["messages"], solutions)), body)
+            payload = _stream(reply) if body.get("stream") else json.dumps(reply).encode()
             self.send_response(200)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/event-stream" if body.get("stream") else "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

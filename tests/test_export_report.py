@@ -150,7 +150,7 @@ def test_sft_holds_each_successful_episode_as_a_conversation(
     (line,) = lines(out)
     assert set(line) == {"messages", "tools", "metadata"} and line["tools"] == TOOL_SPECS
     assert line["metadata"]["task_id"] == EHR and line["metadata"]["dataset"] == "mimic_iii"
-    assert set(line["metadata"]) == {"task_id", "dataset", "episode_id", "source"}
+    assert set(line["metadata"]) == {"task_id", "dataset", "episode_id", "group_id", "source"}
     assert line["metadata"]["source"] == ("run:run-a" if source == "run" else "store:medgym.sqlite")
     check_conversation(line["messages"])
     assert line["messages"] == transcript(EHR, line["metadata"]["episode_id"], "correct")
@@ -171,7 +171,8 @@ def test_dpo_pairs_a_failure_with_a_success_of_the_same_task(
     assert json.loads(pair["chosen"][-1]["content"])["correct"] is True
     assert json.loads(pair["rejected"][-1]["content"])["correct"] is False
     meta = pair["metadata"]
-    assert set(meta) == {"task_id", "dataset", "chosen_episode_id", "rejected_episode_id", "source"}
+    assert set(meta) == {"task_id", "dataset", "chosen_episode_id", "rejected_episode_id", "chosen_group_id",
+                         "rejected_group_id", "same_group", "source"}
     assert meta["task_id"] == EHR
     assert meta["chosen_episode_id"].endswith("-0") and meta["rejected_episode_id"].endswith("-1")
 

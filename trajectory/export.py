@@ -19,15 +19,26 @@ set, else `correct` if correct, `incorrect` if submitted, `unsubmitted` otherwis
 
 Formats (one JSON object per line):
 - `sft`: one line per correct episode:
-  `{"messages": [...], "tools": [...], "metadata": {"task_id", "dataset", "episode_id", "source"}}`, where
-  `tools` are the OpenAI specs the server published (`tools.json` of a run, or kept in the store).
+  `{"messages": [...], "tools": [...], "metadata": {"task_id", "dataset", "episode_id", "group_id",
+  "source"}}`, where `tools` are the OpenAI specs the server published (`tools.json` of a run, or
+  kept in the store).
 - `dpo`: within one source, for each task with at least one correct and one failed (`incorrect` or
-  `unsubmitted`) episode with the same prompt, one line per failed episode, paired with the task's
-  correct episodes round-robin (episodes ordered by task id and sample, or by start time in a store):
+  `unsubmitted`) episode with the same prompt, one line per failed episode. A failed episode is
+  paired with the correct episodes of its own group first (the samples of one pass@k or GRPO group,
+  round-robin), and only when its group has none, with the task's correct episodes round-robin
+  (episodes ordered by task id and sample, or by start time in a store):
   `{"prompt": [system, user], "chosen": [rest of the correct episode], "rejected": [rest of the failed
-  one], "metadata": {"task_id", "dataset", "chosen_episode_id", "rejected_episode_id", "source"}}`.
+  one], "metadata": {"task_id", "dataset", "chosen_episode_id", "rejected_episode_id",
+  "chosen_group_id", "rejected_group_id", "same_group", "source"}}`.
 - `raw`: a run directory gives `{"result": <results.jsonl row>, "messages": [...]}` per row; a store
   gives `{"episode": <EpisodeRecord>, "events": [<EventRecord>, ...]}` per episode.
+- `atif`: one ATIF-v1.8 trajectory (Harbor's Agent Trajectory Interchange Format, `trajectory.atif`)
+  per episode with at least one tool call, with the verified reward in `extra.medgym`.
+Token ids. Where the model endpoint returned them (`medgym eval --capture-tokens`), `sft`, `dpo`
+and `raw` lines from a run directory add `tokens` (`chosen_tokens`, `rejected_tokens`): one entry
+per assistant turn that has them, `{"message_index", "prompt_token_ids", "completion_token_ids",
+"logprobs"}`, `message_index` counting in `messages` (in `prompt + chosen` / `prompt + rejected`);
+`atif` puts them in each agent step's `metrics`. They are never inside the messages.
 `source` is `run:<run directory name>` or `store:<file name>`. Episodes without messages (no
 transcript, no recorded get_task) are left out of `sft` and `dpo`; `error` and still-active episodes
 are never in `dpo`.
@@ -44,52 +55,26 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from trajectory.formats import FORMATS, Episode, first_episodes, token_turns
 from trajectory.records import EventRecord, Trajectory
 from trajectory.rundir import ResultRow, RunDir
 from trajectory.store import RecordStore
 from trajectory.toolspecs import AGENT_TOOLS, HARNESS_PARAMETERS, TOOL_SPECS_KEY, Spec, argument_names
 from trajectory.transcript import Message, opening, tool_call, tool_result
+from trajectory.turns import CallTiming, Turn, TurnLog, read_turns
 
-Kind = Literal["sft", "dpo", "raw"]
+__all__ = ["Episode", "export", "first_episodes", "rebuild", "store_turns"]
+
+Kind = Literal["sft", "dpo", "raw", "atif"]
 OutcomeFilter = Literal["correct", "incorrect", "unsubmitted", "error"]
 OUTCOMES = ("correct", "incorrect", "unsubmitted", "error")
 MESSAGE_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
 
-
-@dataclass(frozen=True)
-class Episode:
-    """One episode of either source, its messages and raw record loaded on demand."""
-
-    task_id: str
-    dataset: str
-    episode_id: str
-    outcome: str
-    source: str
-    messages: Callable[[], list[Message]]
-    raw: Callable[[], dict[str, Any] | None]
-    tools: list[Spec]
-    client: str | None = None
-    ordinal: int = 1
-    group: str | None = None
-
-
-def first_episodes(episodes: Iterable[Episode]) -> Iterator[Episode]:
-    """Each client's first episode of each task, with the samples of its group (pass@k, GRPO): later
-    episodes are retries that may have learned from earlier verdicts (a guessed success after many
-    failed episodes is not a positive example)."""
-    chosen = list(episodes)
-    first_groups = {(e.client, e.task_id): e.group for e in chosen if e.ordinal == 1}
-    for episode in chosen:
-        group = first_groups.get((episode.client, episode.task_id))
-        if episode.ordinal == 1 or (group is not None and episode.group == group):
-            yield episode
 
 def export(
     source: Path, kind: Kind, out: Path, *, dataset: str | None = None, outcome: OutcomeFilter | None = None,
@@ -97,7 +82,7 @@ def export(
 ) -> int:
     """Write the selected episodes of `source` to `out` in the `kind` format; return the lines written."""
     if kind not in FORMATS:
-        raise ValueError(f"unknown export kind {kind!r} (use sft, dpo or raw)")
+        raise ValueError(f"unknown export kind {kind!r} (use sft, dpo, raw or atif)")
     if outcome is not None and outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r} (use {', '.join(OUTCOMES)})")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +147,13 @@ def _sources(
             yield _run_episodes(rundir, rows, dataset, outcome, rundir.tool_specs() or [])
 
 
+def _run_agent(run: RunDir) -> dict[str, Any]:
+    agent = run.metadata().get("agent")
+    if not isinstance(agent, dict):
+        return {"name": str(agent or "medgym-eval")}
+    return {"name": f"medgym-eval:{agent.get('kind')}", "model": agent.get("model")}
+
+
 def _run_dirs(source: Path, run: str | None) -> list[Path]:
     if (source / "results.jsonl").is_file():
         if run is not None and run != source.name:
@@ -180,22 +172,29 @@ def _run_dirs(source: Path, run: str | None) -> list[Path]:
 def _run_episodes(run: RunDir, rows: list[ResultRow], dataset: str | None, outcome: str | None,
                   tools: list[Spec]) -> Iterator[Episode]:
     source = f"run:{run.path.name}"
+    agent = _run_agent(run)
     for row in sorted(rows, key=lambda r: (r.task_id, r.sample, r.episode_id)):
         state = row_outcome(row)
         if (dataset and row.dataset != dataset) or (outcome and state != outcome):
             continue
         messages = partial(_transcript, run, row)
-        raw = partial(_raw_row, row, messages)
+        turns = partial(_run_turns, run, row)
+        raw = partial(_raw_row, row, messages, turns)
         yield Episode(row.task_id, row.dataset, row.episode_id, state, source, messages, raw, tools, client=None,
-                      ordinal=row.ordinal, group=row.group_id)
+                      ordinal=row.ordinal, group=row.group_id, turns=turns, agent=agent, scorable=row.scorable)
+
+
+def _run_turns(run: RunDir, row: ResultRow) -> TurnLog:
+    return read_turns(run.path / row.transcript) if row.transcript else TurnLog()
 
 
 def _transcript(run: RunDir, row: ResultRow) -> list[Message]:
     return [_clean(message) for message in run.transcript(row)]
 
 
-def _raw_row(row: ResultRow, messages: Callable[[], list[Message]]) -> dict[str, Any]:
-    return {"result": row.model_dump(mode="json"), "messages": messages()}
+def _raw_row(row: ResultRow, messages: Callable[[], list[Message]], turns: Callable[[], TurnLog]) -> dict[str, Any]:
+    tokens = token_turns(turns())
+    return {"result": row.model_dump(mode="json"), "messages": messages(), **({"tokens": tokens} if tokens else {})}
 
 
 def _store_source(
@@ -226,12 +225,31 @@ def _store_episodes(
         messages = partial(_rebuilt, store, record.episode_id, tools)
         yield Episode(record.task_id, record.dataset, record.episode_id, record.outcome, source, messages,
                       partial(_raw_record, store, record.episode_id), tools, client=record.client,
-                      ordinal=record.ordinal, group=record.group_id)
+                      ordinal=record.ordinal, group=record.group_id, turns=partial(_store_turns, store,
+                                                                                   record.episode_id),
+                      scorable=record.provenance.verifier is not None)
 
 
 def _rebuilt(store: RecordStore, episode_id: str, tools: list[Spec]) -> list[Message]:
     trajectory = store.trajectory(episode_id)
     return rebuild(trajectory, tools) if trajectory is not None else []
+
+
+def _store_turns(store: RecordStore, episode_id: str) -> TurnLog:
+    trajectory = store.trajectory(episode_id)
+    return store_turns(trajectory) if trajectory is not None else TurnLog()
+
+
+def store_turns(trajectory: Trajectory) -> TurnLog:
+    """The turn log of a rebuilt transcript (`rebuild`): each agent call's start (the event's time, which is
+    its end, less its duration) and duration; the server never sees the model's tokens."""
+    log = TurnLog()
+    calls = [e for e in trajectory.events if e.tool in AGENT_TOOLS]
+    for number, event in enumerate(calls, start=1):
+        started = event.at - event.duration_ms / 1000
+        log.turns.append(Turn(message_index=2 * number, at=started))
+        log.calls.append(CallTiming(tool_call_id=f"call_{number}", at=started, duration_ms=event.duration_ms))
+    return log
 
 
 def _raw_record(store: RecordStore, episode_id: str) -> dict[str, Any] | None:
@@ -257,43 +275,3 @@ def _clean(message: Message) -> Message:
             for call in kept["tool_calls"]
         ]
     return kept
-
-
-# -- formats --------------------------------------------------------------------------------------
-def _sft(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
-    for episode in episodes:
-        if episode.outcome != "correct":
-            continue
-        messages = episode.messages()
-        if len(messages) > 2:
-            metadata = {"task_id": episode.task_id, "dataset": episode.dataset,
-                        "episode_id": episode.episode_id, "source": episode.source}
-            yield {"messages": messages, "tools": episode.tools, "metadata": metadata}
-
-
-def _dpo(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
-    won: dict[tuple[str, str], list[tuple[Episode, list[Message]]]] = defaultdict(list)
-    lost: dict[tuple[str, str], list[tuple[Episode, list[Message]]]] = defaultdict(list)
-    for episode in episodes:
-        if episode.outcome not in ("correct", "incorrect", "unsubmitted"):
-            continue
-        messages = episode.messages()
-        if len(messages) > 2:
-            key = (episode.task_id, json.dumps(messages[:2], sort_keys=True))
-            (won if episode.outcome == "correct" else lost)[key].append((episode, messages))
-    for key in [key for key in lost if key in won]:
-        for number, (loser, rejected) in enumerate(lost[key]):
-            winner, chosen = won[key][number % len(won[key])]
-            metadata = {"task_id": winner.task_id, "dataset": winner.dataset, "chosen_episode_id": winner.episode_id,
-                        "rejected_episode_id": loser.episode_id, "source": winner.source}
-            yield {"prompt": chosen[:2], "chosen": chosen[2:], "rejected": rejected[2:], "metadata": metadata}
-
-
-def _raw(episodes: Iterable[Episode]) -> Iterator[dict[str, Any]]:
-    for episode in episodes:
-        record = episode.raw()
-        if record is not None:
-            yield record
-
-
-FORMATS: dict[str, Callable[[Iterable[Episode]], Iterator[dict[str, Any]]]] = {"sft": _sft, "dpo": _dpo, "raw": _raw}

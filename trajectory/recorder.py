@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from scoring.versions import verifier_version
 from trajectory.records import EndReason, EpisodeRecord, EventRecord, Outcome, Provenance, Verdict
 from trajectory.store import RecordStore
 
@@ -32,23 +33,27 @@ class Recorder:
         self._verifier_failed: set[str] = set()
         self._used_reference: set[str] = set()
         self._final: OrderedDict[str, EpisodeRecord] = OrderedDict()  # ended episodes, for a late final event
+        self._verifiers: dict[str, str | None] = {}  # the verifier of each episode in `_seq`
 
     def opened(self, episode_id: str, task_id: str, client: str | None, verifier: str | None, *, ordinal: int = 1,
                previous_episode_id: str | None = None, group_id: str | None = None) -> None:
         record = EpisodeRecord(
             episode_id=episode_id, task_id=task_id, dataset=task_id.split("/", 1)[0], client=client,
             server=self.server, started_at=time.time(), ordinal=ordinal, previous_episode_id=previous_episode_id,
-            group_id=group_id, provenance=self.provenance.model_copy(update={"verifier": verifier}),
+            group_id=group_id, provenance=self.provenance.model_copy(
+                update={"verifier": verifier, "verifier_version": verifier_version(verifier)}),
         )
         with self._lock:
             self._records[episode_id] = record
             self._seq[episode_id] = 0
+            self._verifiers[episode_id] = verifier
             while len(self._seq) > MAX_TRACKED and len(self._seq) > len(self._records):
                 oldest = next(iter(self._seq))
                 if oldest in self._records:  # still open: keep it, move it to the back
                     self._seq.move_to_end(oldest)
                     continue
                 del self._seq[oldest]
+                self._verifiers.pop(oldest, None)
         self.store.put(record)
 
     def ended(self, episode_id: str, reason: EndReason, solved: bool, attempts_used: int, max_attempts: int) -> None:
@@ -83,6 +88,7 @@ class Recorder:
                 return  # an episode this server did not open (or already ended and forgotten)
             self._seq[episode_id] += 1
             seq = self._seq[episode_id]
+            verifier = self._verifiers.get(episode_id)
             if error_kind == "verifier":
                 self._verifier_failed.add(episode_id)
             if reference_solution:
@@ -101,7 +107,8 @@ class Recorder:
             duration_ms=round(duration_ms, 3),
             timed_out=payload.get("timed_out") if payload and tool == "run_code" else None,
             oom_killed=payload.get("oom_killed") if payload and tool == "run_code" else None,
-            verdict=Verdict(**{k: payload[k] for k in ("correct", "score", "feedback")})
+            verdict=Verdict(**{k: payload[k] for k in ("correct", "score", "feedback")}, verifier=verifier,
+                            verifier_version=verifier_version(verifier))
             if payload and tool == "submit_answer" and not payload.get("dry_run") else None,
         ))
 

@@ -30,6 +30,7 @@ class Provenance(BaseModel):
     limits: dict[str, Any] = Field(default_factory=dict)
     max_attempts: int
     verifier: str | None = None
+    verifier_version: str | None = Field(None, description="the version of that verifier (scoring.versions)")
     pack_seed: str | None = Field(None, description="the built-in pack's seed kind: secret, public or explicit")
     labels: str = Field("official", description="which answer keys scored: official, or audited")
 
@@ -60,6 +61,8 @@ class Verdict(BaseModel):
     correct: bool
     score: float
     feedback: str
+    verifier: str | None = Field(None, description="the name of the verifier that gave it (records before it: None)")
+    verifier_version: str | None = Field(None, description="that verifier's version (scoring.versions)")
 
 
 class EventRecord(BaseModel):

@@ -36,6 +36,8 @@ class ResultRow(BaseModel):
     transcript: str | None = Field(None, description="path of the transcript, relative to the run directory")
     ordinal: int = Field(1, description="the episode's place among the client's episodes of the task")
     group_id: str | None = Field(None, description="the samples of one task in one run share it")
+    scorable: bool | None = Field(None, description="the task could get a verdict here (scorable and solvable); "
+                                                    "None in runs before it was kept")
 
     @property
     def key(self) -> tuple[str, int]:
