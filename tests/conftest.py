@@ -1,27 +1,82 @@
-"""Shared fixtures: the public MedAgentGym files, settings on a temporary home, Docker checks."""
+"""Shared fixtures: the public MedAgentGym files, settings on a temporary home, Docker checks.
+
+Tests that use the Docker engine are marked `docker` (requesting `docker_ready` marks them). Every
+other test is kept away from Docker: connecting to it fails the test (in this process), and
+subprocesses it starts inherit a DOCKER_HOST that points nowhere. In-process servers of such a
+test get sandboxes from the `fake_backend` fixture. Tests not marked docker time out after
+`FAST_TIMEOUT_S` (docker tests: `timeout` in pyproject.toml, unless marked otherwise).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mcp_server.settings import Settings
+from tests.fake_backend import FakeBackendConfig, fake_engine
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "medagentgym"
 IMAGE = os.environ.get("MEDGYM_IMAGE", Settings().image)
+FAST_TIMEOUT_S = 120
+NOWHERE = "unix:///nonexistent/medgym-tests-not-marked-docker.sock"
+NOT_MARKED = ("this test uses Docker but is not marked docker: request the docker_ready fixture "
+              "(or, when Docker is not what it tests, the fake_backend fixture)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "docker_ready" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker)
+        if item.get_closest_marker("docker") is None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(FAST_TIMEOUT_S))
+
+
+class DockerNotMarkedError(RuntimeError):
+    """A test not marked docker tried to reach the Docker engine."""
+
+
+@pytest.fixture(autouse=True)
+def _docker_only_when_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a test that reaches the Docker engine without the docker marker (even if its code under
+    test swallows the error); its subprocesses get a DOCKER_HOST that points nowhere."""
+    if request.node.get_closest_marker("docker") is not None:
+        yield
+        return
+    import docker.api.client
+
+    from sandbox import docker_backend
+
+    attempts: list[str] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(request.node.nodeid)
+        raise DockerNotMarkedError(NOT_MARKED)
+
+    monkeypatch.setattr(docker.api.client.APIClient, "__init__", refuse)
+    monkeypatch.setattr(docker_backend, "_connect", refuse)
+    monkeypatch.setenv("DOCKER_HOST", NOWHERE)
+    yield
+    if attempts:
+        pytest.fail(NOT_MARKED, pytrace=False)
+
+
+@pytest.fixture
+def fake_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBackendConfig]:
+    """In-process servers of this test (`build_server`) get their sandboxes from FakeBackends (host
+    processes, no isolation: for tests where Docker is not what is tested); `.built` lists them."""
+    with fake_engine() as engine:
+        config = FakeBackendConfig(engine)
+        monkeypatch.setattr(Settings, "backend_config", lambda self: config)
+        yield config
 
 
 @pytest.fixture
@@ -56,9 +111,24 @@ def docker_ready() -> None:
         pytest.skip(problem)
 
 
+@pytest.fixture(scope="session")
+def indexed_shared(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path:
+    """A store with the public files indexed once per test session (`settings` copies it)."""
+    from task_store.roots import open_store
+
+    indexed = Settings(home=tmp_path_factory.mktemp("indexed-home"), data_dir=shared_dir, pack=False)
+    open_store(indexed.db_path, indexed.roots()).close()
+    return indexed.db_path
+
+
 @pytest.fixture
-def settings(tmp_path: Path, shared_dir: Path) -> Settings:
-    return Settings(home=tmp_path / "home", data_dir=shared_dir, image=IMAGE, pack=False)
+def settings(tmp_path: Path, shared_dir: Path, indexed_shared: Path) -> Settings:
+    """A fresh home serving the public files (its index copied, and synced again by the server)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for path in indexed_shared.parent.glob(indexed_shared.name + "*"):
+        shutil.copy(path, home / path.name)
+    return Settings(home=home, data_dir=shared_dir, image=IMAGE, pack=False)
 
 
 def own_containers() -> set[str]:

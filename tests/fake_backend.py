@@ -226,15 +226,19 @@ class FakeBackend:
                            image_id=f"sha256:fake-{image}" if present else None)
 
 
-@dataclass(frozen=True)
+@dataclass
 class FakeBackendConfig:
-    """Stands in for `sandbox.config.BackendConfig`: `build` hands out `backend` (one per server)."""
+    """Stands in for `sandbox.config.BackendConfig`: each `build` (each server) gets a new FakeBackend
+    on `engine`; `built` lists them, newest last. `unavailable`: they start with the engine down."""
 
-    backend: FakeBackend
+    engine: FakeEngine
+    unavailable: bool = False
+    built: list[FakeBackend] = field(default_factory=list)
 
     def build(self, instance_id: str) -> SandboxBackend:
-        self.backend.instance_id = instance_id
-        return self.backend
+        backend = FakeBackend(instance_id=instance_id, engine=self.engine, unavailable=self.unavailable)
+        self.built.append(backend)
+        return backend
 
 
 @contextlib.contextmanager
