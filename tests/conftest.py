@@ -24,6 +24,8 @@ import pytest
 from mcp_server.settings import Settings
 from tests.fake_backend import FakeBackendConfig, fake_engine
 
+pytest_plugins = ["tests.hangs"]
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "medagentgym"
 IMAGE = os.environ.get("MEDGYM_IMAGE", Settings().image)
 FAST_TIMEOUT_S = 120
@@ -45,17 +47,17 @@ class DockerNotMarkedError(RuntimeError):
 
 
 @pytest.fixture(autouse=True)
-def _docker_only_when_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _docker_only_when_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Fail a test that reaches the Docker engine without the docker marker (even if its code under
-    test swallows the error); its subprocesses get a DOCKER_HOST that points nowhere."""
+    test swallows the error); its subprocesses get a DOCKER_HOST that points nowhere. Yields the
+    attempts made so far (for the guard's own test)."""
+    attempts: list[str] = []
     if request.node.get_closest_marker("docker") is not None:
-        yield
+        yield attempts
         return
     import docker.api.client
 
     from sandbox import docker_backend
-
-    attempts: list[str] = []
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         attempts.append(request.node.nodeid)
@@ -64,7 +66,8 @@ def _docker_only_when_marked(request: pytest.FixtureRequest, monkeypatch: pytest
     monkeypatch.setattr(docker.api.client.APIClient, "__init__", refuse)
     monkeypatch.setattr(docker_backend, "_connect", refuse)
     monkeypatch.setenv("DOCKER_HOST", NOWHERE)
-    yield
+    monkeypatch.delenv("MEDGYM_DOCKER_HOST", raising=False)
+    yield attempts
     if attempts:
         pytest.fail(NOT_MARKED, pytrace=False)
 

@@ -22,7 +22,9 @@ import sys
 import time
 from typing import Any
 
-from sandbox.incontainer.runner import _Capture
+from sandbox.incontainer import runner
+
+Capture: Any = runner._Capture  # the real runner's head-and-tail output cap (an untyped, stdlib-only module)
 
 PR_SET_CHILD_SUBREAPER = 36
 SWEEP_SECONDS = 3.0
@@ -82,7 +84,7 @@ def _start(request: dict[str, Any]) -> subprocess.Popen[bytes]:
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
-def _read(fd: int, captures: dict[int, _Capture], open_fds: list[int]) -> None:
+def _read(fd: int, captures: dict[int, Any], open_fds: list[int]) -> None:
     chunk = os.read(fd, 1 << 16)
     if chunk:
         captures[fd].add(chunk)
@@ -90,7 +92,7 @@ def _read(fd: int, captures: dict[int, _Capture], open_fds: list[int]) -> None:
         open_fds.remove(fd)
 
 
-def _watch(pid: int, captures: dict[int, _Capture], deadline: float) -> tuple[int, bool]:
+def _watch(pid: int, captures: dict[int, Any], deadline: float) -> tuple[int, bool]:
     """(exit code, timed out): returns when the run's own process exits (its output may still flow)."""
     pidfd = os.pidfd_open(pid)
     open_fds = list(captures)
@@ -117,7 +119,7 @@ def _kill(pid: int) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def _drain(captures: dict[int, _Capture], deadline: float) -> None:
+def _drain(captures: dict[int, Any], deadline: float) -> None:
     """What is left in the pipes once every writer is gone."""
     open_fds = list(captures)
     while open_fds and time.monotonic() < deadline:
@@ -133,7 +135,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     child = _start(request)
     assert child.stdout is not None and child.stderr is not None
-    out, err = _Capture(cap), _Capture(cap)
+    out, err = Capture(cap), Capture(cap)
     captures = {child.stdout.fileno(): out, child.stderr.fileno(): err}
     try:
         exit_code, timed_out = _watch(child.pid, captures, started + float(request["timeout"]))

@@ -72,9 +72,9 @@ def test_dead_pooled_sandboxes_are_discarded(backend: FakeBackend, pool: WarmPoo
     dead = _idle(backend, pool)
     for box in dead:
         box.lose()  # killed from outside while idle
-    box = pool.acquire(SPEC)
-    assert box.alive() and box not in dead
-    assert all(d.closed for d in dead if d is not box)
+    fresh = pool.acquire(SPEC)
+    assert fresh.alive() and fresh not in dead
+    assert all(d.closed for d in dead)
 
 
 def test_a_miss_starts_a_fresh_sandbox(backend: FakeBackend) -> None:
