@@ -34,6 +34,11 @@ NOT_MARKED = ("this test uses Docker but is not marked docker: request the docke
               "(or, when Docker is not what it tests, the fake_backend fixture)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: needs more than a few seconds of CPU without Docker (generating and "
+                                       "re-checking the built-in pack); `-m 'not docker and not slow'` leaves them out")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "docker_ready" in getattr(item, "fixturenames", ()):
