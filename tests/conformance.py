@@ -11,6 +11,7 @@ but in the backend's own tests (`tests/test_sandbox_docker.py`).
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -198,6 +199,26 @@ class SandboxConformance:
         assert not box.alive()
         with pytest.raises(SandboxLostError):
             run(box, "print(1)")
+
+    def test_closing_a_sandbox_mid_run_ends_the_run(self, fresh: Callable[..., Sandbox]) -> None:
+        box = fresh()
+        run(box, "print('ready')")
+        outcome: list[BaseException | ExecResult] = []
+
+        def spin() -> None:
+            try:
+                outcome.append(run(box, "while True: pass", timeout=60))
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=spin)
+        thread.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        box.close()
+        thread.join(20)
+        assert not thread.is_alive() and time.monotonic() - started < 20
+        assert isinstance(outcome[0], SandboxLostError), outcome
 
     def test_a_sandbox_removed_from_outside_is_lost(self, backend: SandboxBackend,
                                                    fresh: Callable[..., Sandbox]) -> None:

@@ -3,8 +3,11 @@
 Tests that use the Docker engine are marked `docker` (requesting `docker_ready` marks them). Every
 other test is kept away from Docker: connecting to it fails the test (in this process), and
 subprocesses it starts inherit a DOCKER_HOST that points nowhere. In-process servers of such a
-test get sandboxes from the `fake_backend` fixture. Tests not marked docker time out after
-`FAST_TIMEOUT_S` (docker tests: `timeout` in pyproject.toml, unless marked otherwise).
+test get sandboxes from the `fake_backend` fixture (`tests/fake_backend.py`).
+
+Tests not marked docker time out after `FAST_TIMEOUT_S` (docker tests: `timeout` in
+pyproject.toml, unless marked otherwise); `tests/hangs.py` makes sure a hang ends the run. Tests
+marked `slow` need many CPU-seconds without Docker: `-m "not docker and not slow"` is the quick loop.
 """
 
 from __future__ import annotations
@@ -78,9 +81,11 @@ def _docker_only_when_marked(request: pytest.FixtureRequest, monkeypatch: pytest
 
 
 @pytest.fixture
-def fake_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBackendConfig]:
+def fake_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBackendConfig]:
     """In-process servers of this test (`build_server`) get their sandboxes from FakeBackends (host
     processes, no isolation: for tests where Docker is not what is tested); `.built` lists them."""
+    if request.node.get_closest_marker("docker") is not None:
+        pytest.fail("a docker test cannot use the fake_backend fixture: it would not test Docker", pytrace=False)
     with fake_engine() as engine:
         config = FakeBackendConfig(engine)
         monkeypatch.setattr(Settings, "backend_config", lambda self: config)
