@@ -7,7 +7,8 @@ test get sandboxes from the `fake_backend` fixture (`tests/fake_backend.py`).
 
 Tests not marked docker time out after `FAST_TIMEOUT_S` (docker tests: `timeout` in
 pyproject.toml, unless marked otherwise); `tests/hangs.py` makes sure a hang ends the run. Tests
-marked `slow` need many CPU-seconds without Docker: `-m "not docker and not slow"` is the quick loop.
+marked `slow` (and every test that needs the built-in pack, `pack_home`) take many CPU-seconds
+without Docker: `-m "not docker and not slow"` is the quick loop.
 """
 
 from __future__ import annotations
@@ -38,14 +39,17 @@ NOT_MARKED = ("this test uses Docker but is not marked docker: request the docke
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: needs more than a few seconds of CPU without Docker (generating and "
-                                       "re-checking the built-in pack); `-m 'not docker and not slow'` leaves them out")
+    config.addinivalue_line("markers", "slow: generates the built-in task pack or re-runs reference solutions (many "
+                                       "CPU-seconds; tests using pack_home get it); `-m 'not docker and not slow'` "
+                                       "leaves them out")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "docker_ready" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker)
+        if "pack_home" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("docker") is None and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(FAST_TIMEOUT_S))
 

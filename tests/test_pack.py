@@ -29,7 +29,6 @@ def _files(root: Path) -> list[Path]:
     return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
 
 
-@pytest.mark.slow
 def test_same_seed_rebuilds_identical_tasks_and_answers(pack_home: Path, tmp_path: Path) -> None:
     first, second = pack_dir(pack_home), tmp_path / "b"  # the session's pack, built by ensure_pack
     counts = build_into(second, DEFAULT_SEED)

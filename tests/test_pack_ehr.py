@@ -5,7 +5,7 @@ all of them takes about 100 s on two cores, so by default a stratified sample (t
 every template) runs; set MEDGYM_TEST_ALL_EHR_SOLUTIONS=1 to run every one.
 
 Most checks read the default seed's EHR data as the session's built-in pack (`pack_home`) serves
-it; building seed 7 and the reference solutions are marked slow.
+it (so they are slow tests, see tests/conftest.py); a second seed is built only where it is the point.
 """
 
 from __future__ import annotations
@@ -181,7 +181,8 @@ def test_guessable_answers_are_recognised(items: list[str], guessable: bool) -> 
     assert _guessable(items) is guessable
 
 
-@pytest.mark.parametrize("which", [pytest.param("seed 7", marks=pytest.mark.slow), "default seed"])
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["seed 7", "default seed"])
 def test_no_answer_is_a_constant_guess(which: str, request: pytest.FixtureRequest) -> None:
     build: Build = request.getfixturevalue("seed7" if which == "seed 7" else "pack")
     assert len(build.tasks) == len(TEMPLATES) * TASKS_PER_TEMPLATE
@@ -241,7 +242,6 @@ def _sample(tasks: list[IndexedTask], per_template: int) -> list[IndexedTask]:
     return chosen
 
 
-@pytest.mark.slow
 def test_reference_solutions_reproduce_the_sql_ground_truth(pack: Build, tmp_path: Path) -> None:
     pytest.importorskip("pandas", reason="the reference solutions need pandas")
     chosen = pack.tasks if os.environ.get("MEDGYM_TEST_ALL_EHR_SOLUTIONS") == "1" else _sample(pack.tasks, 3)
