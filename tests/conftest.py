@@ -1,18 +1,34 @@
-"""Shared fixtures: the public MedAgentGym files, settings on a temporary home, Docker checks."""
+"""Shared fixtures: the public MedAgentGym files, settings on a temporary home, Docker checks.
+
+Tests that use the Docker engine are marked `docker` (requesting `docker_ready` marks them). Every
+other test is kept away from Docker: connecting to it fails the test (in this process), and
+subprocesses it starts inherit a DOCKER_HOST that points nowhere. In-process servers of such a
+test get sandboxes from the `fake_backend` fixture (`tests/fake_backend.py`).
+
+Tests not marked docker time out after `FAST_TIMEOUT_S` (docker tests: `timeout` in
+pyproject.toml, unless marked otherwise); `tests/hangs.py` makes sure a hang ends the run. Tests
+marked `slow` (and every test that needs the built-in pack, `pack_home`) take many CPU-seconds
+without Docker: `-m "not docker and not slow"` is the quick loop.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mcp_server.settings import Settings
+from tests.fake_backend import FakeBackendConfig, fake_engine
+
+pytest_plugins = ["tests.hangs"]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "medagentgym"
 # Tool calls wait for the task catalog to load; on a loaded test machine building the pack can take
@@ -20,6 +36,16 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "medagentgym"
 CATALOG_WAIT_S = "600"
 os.environ.setdefault("MEDGYM_CATALOG_WAIT_S", CATALOG_WAIT_S)
 IMAGE = os.environ.get("MEDGYM_IMAGE", Settings().image)
+FAST_TIMEOUT_S = 120
+NOWHERE = "unix:///nonexistent/medgym-tests-not-marked-docker.sock"
+NOT_MARKED = ("this test uses Docker but is not marked docker: request the docker_ready fixture "
+              "(or, when Docker is not what it tests, the fake_backend fixture)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: generates the built-in task pack or re-runs reference solutions (many "
+                                       "CPU-seconds; tests using pack_home get it); `-m 'not docker and not slow'` "
+                                       "leaves them out")
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +58,52 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "docker_ready" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker)
+        if "pack_home" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("docker") is None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(FAST_TIMEOUT_S))
+
+
+class DockerNotMarkedError(RuntimeError):
+    """A test not marked docker tried to reach the Docker engine."""
+
+
+@pytest.fixture(autouse=True)
+def _docker_only_when_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Fail a test that reaches the Docker engine without the docker marker (even if its code under
+    test swallows the error); its subprocesses get a DOCKER_HOST that points nowhere. Yields the
+    attempts made so far (for the guard's own test)."""
+    attempts: list[str] = []
+    if request.node.get_closest_marker("docker") is not None:
+        yield attempts
+        return
+    import docker.api.client
+
+    from sandbox import docker_backend
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(request.node.nodeid)
+        raise DockerNotMarkedError(NOT_MARKED)
+
+    monkeypatch.setattr(docker.api.client.APIClient, "__init__", refuse)
+    monkeypatch.setattr(docker_backend, "_connect", refuse)
+    monkeypatch.setenv("DOCKER_HOST", NOWHERE)
+    monkeypatch.delenv("MEDGYM_DOCKER_HOST", raising=False)
+    yield attempts
+    if attempts:
+        pytest.fail(NOT_MARKED, pytrace=False)
+
+
+@pytest.fixture
+def fake_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBackendConfig]:
+    """In-process servers of this test (`build_server`) get their sandboxes from FakeBackends (host
+    processes, no isolation: for tests where Docker is not what is tested); `.built` lists them."""
+    if request.node.get_closest_marker("docker") is not None:
+        pytest.fail("a docker test cannot use the fake_backend fixture: it would not test Docker", pytrace=False)
+    with fake_engine() as engine:
+        config = FakeBackendConfig(engine)
+        monkeypatch.setattr(Settings, "backend_config", lambda self: config)
+        yield config
 
 
 @pytest.fixture
@@ -66,9 +138,24 @@ def docker_ready() -> None:
         pytest.skip(problem)
 
 
+@pytest.fixture(scope="session")
+def indexed_shared(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path:
+    """A store with the public files indexed once per test session (`settings` copies it)."""
+    from task_store.roots import open_store
+
+    indexed = Settings(home=tmp_path_factory.mktemp("indexed-home"), data_dir=shared_dir, pack=False)
+    open_store(indexed.db_path, indexed.roots()).close()
+    return indexed.db_path
+
+
 @pytest.fixture
-def settings(tmp_path: Path, shared_dir: Path) -> Settings:
-    return Settings(home=tmp_path / "home", data_dir=shared_dir, image=IMAGE, pack=False)
+def settings(tmp_path: Path, shared_dir: Path, indexed_shared: Path) -> Settings:
+    """A fresh home serving the public files (its index copied, and synced again by the server)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for path in indexed_shared.parent.glob(indexed_shared.name + "*"):
+        shutil.copy(path, home / path.name)
+    return Settings(home=home, data_dir=shared_dir, image=IMAGE, pack=False)
 
 
 def own_containers() -> set[str]:

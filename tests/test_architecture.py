@@ -46,6 +46,7 @@ def test_each_tool_is_declared_in_exactly_one_place() -> None:
     assert hand_written == []
 
 
+@pytest.mark.usefixtures("fake_backend")
 @pytest.mark.anyio
 async def test_model_tool_specs_are_the_servers_own(tmp_path: Path) -> None:
     handle = build_server(Settings(home=tmp_path, pack=False))
@@ -61,6 +62,7 @@ async def test_model_tool_specs_are_the_servers_own(tmp_path: Path) -> None:
         assert function["parameters"]["properties"] == expected
 
 
+@pytest.mark.usefixtures("fake_backend")
 @pytest.mark.anyio
 async def test_schema_limits_equal_runtime_limits(tmp_path: Path) -> None:
     limits = Limits(default_timeout_s=12.5, max_timeout_s=99.0)

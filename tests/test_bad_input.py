@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jsonschema
+import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
@@ -346,6 +347,7 @@ def open_episodes(server: Server, task_ids_: list[str]) -> list[str]:
 # -- the tests --------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_unknown_argument_names_are_refused(settings: Settings) -> None:
     """An argument a tool does not declare (a misspelt `timeout` for `timeout_s`) is an error, never ignored."""
     extras = st.dictionaries(st.text(max_size=12), json_values, max_size=4)
@@ -369,6 +371,7 @@ def test_unknown_argument_names_are_refused(settings: Settings) -> None:
         server.assert_alive()
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_list_tasks_bad_arguments(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         datasets = [d["name"] for d in server.ok("list_datasets", {})["datasets"]]
@@ -395,6 +398,7 @@ def test_list_tasks_bad_arguments(settings: Settings) -> None:
         server.assert_alive()
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_get_task_and_reset_task_bad_arguments(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         known = [CALC, POWER, server.ok("list_tasks", {"dataset": "mimic_iii", "limit": 1})["tasks"][0]["task_id"]]
@@ -418,6 +422,7 @@ def test_get_task_and_reset_task_bad_arguments(settings: Settings) -> None:
         server.assert_alive()
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_submit_answer_bad_answers(settings: Settings) -> None:
     with serving(settings, pool_size=0, max_attempts=100) as server:
         targets = answer_targets(server)
@@ -520,6 +525,7 @@ def test_every_tool_in_any_order(settings: Settings, docker_ready: None, no_left
         server.assert_alive(sandbox=True)
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_resources_with_unknown_or_odd_ids(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         episode = open_episodes(server, [CALC])[0]
@@ -554,6 +560,7 @@ HUGE_CASES = [
 ]
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_ten_megabyte_strings_are_rejected_fast(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         for tool, args in HUGE_CASES:
@@ -565,6 +572,7 @@ def test_ten_megabyte_strings_are_rejected_fast(settings: Settings) -> None:
         server.assert_alive()
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_timeouts_out_of_range_are_clear_errors(settings: Settings) -> None:
     bad = [0, 0.0, -0.0, -1, -1e-300, -1e300, 3600.5, 1e300, 10**400, float("nan"), float("inf"), float("-inf"),
            "NaN", "inf", "-1", "abc", "", None, [], {}, [5]]
@@ -579,6 +587,7 @@ def test_timeouts_out_of_range_are_clear_errors(settings: Settings) -> None:
         server.assert_alive()
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_unknown_tools_and_missing_arguments(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         for name in ("nope", "", "run code", "RUN_CODE", "list_datasets\x00", "😀" * 100):
@@ -596,6 +605,7 @@ def test_unknown_tools_and_missing_arguments(settings: Settings) -> None:
 # -- inputs that once crashed the server or produced huge errors (now fixed) ----------------------------
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_forged_cursor_out_of_range(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         for after in (2**63, 10**30, -(2**63) - 1, float("inf"), 1e300):
@@ -603,18 +613,21 @@ def test_forged_cursor_out_of_range(settings: Settings) -> None:
             assert_clear_error("list_tasks", server.error("list_tasks", args), args)
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_search_with_nul_bytes(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         for search in ("abc\x00def", "\x00abc", "ab\x00"):
             server.check("list_tasks", {"search": search})
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_huge_unknown_dataset_error_is_short(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         args = {"dataset": "x" * TEN_MB}
         assert_clear_error("list_tasks", server.error("list_tasks", args), args)
 
 
+@pytest.mark.usefixtures("fake_backend")
 def test_huge_invalid_answer_error_is_short(settings: Settings) -> None:
     with serving(settings, pool_size=0) as server:
         args = {"task_id": CALC, "answer": [[1]] * 10_000}

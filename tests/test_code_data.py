@@ -22,6 +22,7 @@ from sandbox.limits import Limits
 from scoring.code_keys import AssertsKey
 from task_store.store import TaskFilter, TaskStore
 from tests.conftest import IMAGE
+from tests.fake_backend import FakeBackendConfig
 from tests.mcp_calls import call_error, call_ok
 from tools.code_grader import CodeGrader, Run
 from tools.reference_cache import ReferenceCache
@@ -67,7 +68,8 @@ def test_the_store_refines_dataset_availability_per_study(tmp_path: Path, data_d
 
 
 @pytest.mark.anyio
-async def test_a_task_without_its_study_is_flagged_and_refused_alone(tmp_path: Path, data_dir: Path) -> None:
+async def test_a_task_without_its_study_is_flagged_and_refused_alone(tmp_path: Path, data_dir: Path,
+                                                                    fake_backend: FakeBackendConfig) -> None:
     async with Client(build_server(_settings(tmp_path, data_dir)).mcp) as client:
         info = next(d for d in (await call_ok(client, "list_datasets"))["datasets"] if d["name"] == "biodsbench")
         assert info["data_available"] and info["total"] == 2 and info["solvable_tasks"] == 1

@@ -23,6 +23,7 @@ from scoring.fhir_rules import expected_for
 from task_store import data
 from task_store.models import IndexedTask
 from task_store.pack.build import pack_dir
+from tests.fake_backend import FakeBackendConfig
 from tests.mcp_calls import call_error, call_ok
 
 
@@ -91,7 +92,8 @@ def test_medagentbench_records_are_keyed_for_fhir_scoring(shared_dir: Path) -> N
 
 
 @pytest.mark.anyio
-async def test_medagentbench_without_its_ehr_says_what_is_missing(settings: Settings) -> None:
+async def test_medagentbench_without_its_ehr_says_what_is_missing(settings: Settings,
+                                                                 fake_backend: FakeBackendConfig) -> None:
     handle = build_server(settings)
     async with Client(handle.mcp) as client:
         datasets = await call_ok(client, "list_datasets")

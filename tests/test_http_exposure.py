@@ -122,7 +122,7 @@ def _session(port: int, token: str) -> str:
     return session
 
 
-def test_per_client_sandbox_quota(public_server: int) -> None:
+def test_per_client_sandbox_quota(public_server: int, docker_ready: None) -> None:
     alice = _session(public_server, TOKEN)
     for number in range(1, 4):
         result = _call(public_server, TOKEN, "run_code", {"task_id": f"npowerai/train/{number}", "code": "print(1)"},

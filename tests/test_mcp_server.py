@@ -45,6 +45,7 @@ async def _until(condition: Any, seconds: float = 10.0) -> None:
         await anyio.sleep(0.1)
 
 
+@pytest.mark.usefixtures("fake_backend")
 async def test_tools_are_declared_with_schemas_and_honest_annotations(settings: Settings) -> None:
     handle = build_server(settings)
     async with Client(handle.mcp) as client:
@@ -81,6 +82,7 @@ async def test_reading_a_thousand_tasks_starts_no_container(settings: Settings, 
         assert len(_containers(handle)) <= settings.pool_size  # only the warm pool's idle ones
 
 
+@pytest.mark.usefixtures("fake_backend")
 async def test_no_ground_truth_in_listings_or_task_views(settings: Settings, shared_dir: Path) -> None:
     handle = build_server(settings)
     async with Client(handle.mcp) as client:
@@ -123,6 +125,7 @@ async def test_solve_submit_attempts_and_reset(settings: Settings, no_leftover_c
         assert row["k"] == 2 and row["pass_at_k"] == 1.0 and row["episodes_per_task"] == 2.0
 
 
+@pytest.mark.usefixtures("fake_backend")
 async def test_training_mode_allows_more_attempts(tmp_path: Path, shared_dir: Path) -> None:
     settings = Settings(home=tmp_path, data_dir=shared_dir, max_attempts=3, pack=False)
     async with Client(build_server(settings).mcp) as client:
@@ -132,6 +135,7 @@ async def test_training_mode_allows_more_attempts(tmp_path: Path, shared_dir: Pa
         assert second["correct"] and second["episode_ended"]
 
 
+@pytest.mark.usefixtures("fake_backend")
 async def test_fixable_mistakes_are_tool_errors(settings: Settings) -> None:
     async with Client(build_server(settings).mcp) as client:
         assert "list_tasks" in await _error(client, "get_task", task_id="medcalcbench/test/999999")
@@ -145,6 +149,7 @@ async def test_fixable_mistakes_are_tool_errors(settings: Settings) -> None:
         assert "episode" in await _error(client, "get_task", task_id=CALC, episode_id="ep_unknown")
 
 
+@pytest.mark.usefixtures("fake_backend")
 async def test_task_statement_resource(settings: Settings) -> None:
     async with Client(build_server(settings).mcp) as client:
         result = await client.read_resource(f"medgym://tasks/{CALC}")
@@ -182,6 +187,7 @@ print(sorted(os.environ))
             await _call(client, "reset_task", task_id=task_id)
 
 
+@pytest.mark.usefixtures("fake_backend")
 async def test_logs_carry_no_ground_truth(
     settings: Settings, shared_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -193,7 +199,7 @@ async def test_logs_carry_no_ground_truth(
     assert_no_ground_truth(caplog.text, ground_truth_strings(shared_dir, CALC) | {"88.13595", "79.74205"})
 
 
-async def test_long_runs_report_progress(settings: Settings) -> None:
+async def test_long_runs_report_progress(settings: Settings, docker_ready: None) -> None:
     updates: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:

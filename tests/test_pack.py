@@ -15,7 +15,8 @@ from mcp_server.settings import Settings
 from medgym_cli import certify
 from sandbox.docker_backend import DockerBackend
 from scoring.prediction_keys import PredictionsKey
-from task_store.pack.build import DEFAULT_SEED, PACK_DATASETS, build_into, pack_dir
+from task_store.pack.build import DEFAULT_SEED, PACK_DATASETS, build_into, pack_dir, write_tasks
+from task_store.pack.calc_tasks import build_calc_tasks
 from task_store.store import TaskStore
 from tests.conftest import IMAGE
 from tests.leaks import assert_no_ground_truth, hidden_label_rows
@@ -32,16 +33,16 @@ def _files(root: Path) -> list[Path]:
     return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
 
 
-def test_same_seed_rebuilds_identical_tasks_and_answers(tmp_path: Path) -> None:
-    first, second, other = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    counts = build_into(first, DEFAULT_SEED)
-    assert build_into(second, DEFAULT_SEED) == counts
-    assert _files(first) == _files(second)
-    match, mismatch, errors = filecmp.cmpfiles(first, second, [str(p) for p in _files(first)], shallow=False)
-    assert not mismatch and not errors and len(match) == len(_files(first))
-    build_into(other, DEFAULT_SEED + 1)
+def test_same_seed_rebuilds_identical_tasks_and_answers(pack_home: Path, tmp_path: Path) -> None:
+    first, second = pack_dir(pack_home), tmp_path / "b"  # the session's pack, built by ensure_pack
+    counts = build_into(second, DEFAULT_SEED)
+    built = [p for p in _files(first) if p.name != "manifest.json"]
+    assert built == _files(second)
+    match, mismatch, errors = filecmp.cmpfiles(first, second, [str(p) for p in built], shallow=False)
+    assert not mismatch and not errors and len(match) == len(built)
     calc_tasks = Path("medgym_calc") / "test_tasks.jsonl"
-    assert (first / calc_tasks).read_bytes() != (other / calc_tasks).read_bytes()
+    write_tasks(tmp_path / "c" / "medgym_calc", build_calc_tasks(DEFAULT_SEED + 1))
+    assert (first / calc_tasks).read_bytes() != (tmp_path / "c" / calc_tasks).read_bytes()
     total = sum(n for per_split in counts.values() for n in per_split.values())
     print(f"\npack: {total} tasks {counts}")
     assert total >= 600 and set(counts) == set(PACK_DATASETS)
@@ -52,6 +53,7 @@ def _settings(home: Path, **extra: Any) -> Settings:
     return Settings(home=home, image=IMAGE, **extra)
 
 
+@pytest.mark.usefixtures("fake_backend")
 async def test_pack_is_served_with_zero_configuration(pack_home: Path, shared_dir: Path) -> None:
     async with Client(build_server(_settings(pack_home)).mcp) as client:
         listing = (await client.call_tool("list_datasets", {})).structured_content
@@ -64,6 +66,7 @@ async def test_pack_is_served_with_zero_configuration(pack_home: Path, shared_di
         assert {d["name"] for d in listing["datasets"]} >= {*PACK_DATASETS, "medcalcbench", "mimic_iii"}
 
 
+@pytest.mark.usefixtures("fake_backend")
 async def test_no_reference_sql_or_answer_in_tool_results(pack_home: Path) -> None:
     store = TaskStore.open(pack_home / "medgym.sqlite", _settings(pack_home).roots())
     async with Client(build_server(_settings(pack_home)).mcp) as client:

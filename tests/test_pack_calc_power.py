@@ -192,6 +192,7 @@ def test_constant_answers_fail(calc_tasks: list[IndexedTask], power_tasks: list[
 # ------------------------------------------------------------------ reference solutions
 
 
+@pytest.mark.slow
 def test_calc_reference_solutions_land_in_key(calc_tasks: list[IndexedTask]) -> None:
     """Independent formulas (stdlib only, no site-packages, so no medcalc) agree with medcalc-bench."""
     wrong = [

@@ -3,6 +3,9 @@
 The reference solutions run with the real interpreter and pandas, one subprocess each. Running
 all of them takes about 100 s on two cores, so by default a stratified sample (three tasks of
 every template) runs; set MEDGYM_TEST_ALL_EHR_SOLUTIONS=1 to run every one.
+
+Most checks read the default seed's EHR data as the session's built-in pack (`pack_home`) serves
+it (so they are slow tests, see tests/conftest.py); a second seed is built only where it is the point.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from medgym_cli.certify import CONSTANTS
 from scoring.keys import ItemSetKey
 from scoring.verify import verify
 from task_store.models import IndexedTask
-from task_store.pack.build import DEFAULT_SEED
+from task_store.pack.build import DEFAULT_SEED, pack_dir
 from task_store.pack.ehr_db import SCHEMA, SQLITE_NAME, build_ehr_database
 from task_store.pack.ehr_questions import ANSWER_FORMAT, TASKS_PER_TEMPLATE, TEMPLATES, _guessable, build_ehr_tasks
 
@@ -47,7 +50,15 @@ def _build(root: Path, seed: int, n_patients: int = 2000) -> Build:
 
 
 @pytest.fixture(scope="module")
-def pack(tmp_path_factory: pytest.TempPathFactory) -> Build:
+def pack(pack_home: Path) -> Build:
+    """The default seed's EHR dataset as the session's built-in pack serves it."""
+    root = pack_dir(pack_home, DEFAULT_SEED) / "medgym_ehr"
+    lines = [line for path in sorted(root.glob("*_tasks.jsonl")) for line in path.read_text().splitlines()]
+    return Build(root, [IndexedTask.model_validate_json(line) for line in lines if line.strip()])
+
+
+@pytest.fixture(scope="module")
+def seed7(tmp_path_factory: pytest.TempPathFactory) -> Build:
     return _build(tmp_path_factory.mktemp("ehr_a"), SEED)
 
 
@@ -65,11 +76,12 @@ def _items(task: IndexedTask) -> list[str]:
     return task.key.items
 
 
-def test_same_seed_gives_identical_files_and_tasks(pack: Build, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_same_seed_gives_identical_files_and_tasks(seed7: Build, tmp_path: Path) -> None:
     again = _build(tmp_path, SEED)
     for name in [f"{table.upper()}.csv" for table in SCHEMA] + [SQLITE_NAME]:
-        assert (pack.root / name).read_bytes() == (tmp_path / name).read_bytes(), name
-    assert [t.model_dump() for t in pack.tasks] == [t.model_dump() for t in again.tasks]
+        assert (seed7.root / name).read_bytes() == (tmp_path / name).read_bytes(), name
+    assert [t.model_dump() for t in seed7.tasks] == [t.model_dump() for t in again.tasks]
 
 
 def test_other_seed_gives_other_data_and_tasks(pack: Build, tmp_path: Path) -> None:
@@ -169,14 +181,10 @@ def test_guessable_answers_are_recognised(items: list[str], guessable: bool) -> 
     assert _guessable(items) is guessable
 
 
-@pytest.fixture(scope="module")
-def default_pack(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    return _build(tmp_path_factory.mktemp("ehr_default"), DEFAULT_SEED)
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["seed 7", "default seed"])
 def test_no_answer_is_a_constant_guess(which: str, request: pytest.FixtureRequest) -> None:
-    build: Build = request.getfixturevalue("pack" if which == "seed 7" else "default_pack")
+    build: Build = request.getfixturevalue("seed7" if which == "seed 7" else "pack")
     assert len(build.tasks) == len(TEMPLATES) * TASKS_PER_TEMPLATE
     guessed = [(t.task.task_id, _items(t), guess) for t in build.tasks for guess in GUESSES
                if verify(t.key, guess).correct]

@@ -1,4 +1,8 @@
-"""Sandbox conformance against the real Docker engine: isolation, limits, timeouts, output caps."""
+"""What only the Docker backend does: isolation flags, limits, the runner as PID 1 of its container.
+
+The contract every backend honours (round trips, timeouts, output caps, workspace, lifecycle) is
+checked by the conformance suite (`tests/conformance.py`, run on Docker by `tests/test_conformance.py`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from sandbox.docker_backend import DockerBackend, DockerSandbox
 from sandbox.limits import Limits
 from tests.conftest import IMAGE
 
-pytestmark = pytest.mark.usefixtures("no_leftover_containers")
+pytestmark = [pytest.mark.usefixtures("no_leftover_containers"), pytest.mark.timeout(120)]
 
 
 @pytest.fixture(scope="module")
@@ -28,20 +32,28 @@ def _run(box: DockerSandbox, code: str, timeout: float = 10.0, cap: int = 65536)
     return box.run(code, timeout, cap)
 
 
-def test_round_trip_and_script_semantics(sandbox: DockerSandbox) -> None:
-    result = _run(sandbox, "import os, sys\nprint(__name__, os.getcwd(), os.getuid())\nprint('err', file=sys.stderr)")
-    assert result.exit_code == 0
-    assert result.stdout == "__main__ /workspace 1000\n"
-    assert result.stderr == "err\n"
-    assert _run(sandbox, "raise SystemExit(3)").exit_code == 3
+def _live_processes(box: DockerSandbox) -> int:
+    """Processes in the container that are not zombies (dead, waiting to be reaped by the runner)."""
+    code = ("import os\nstates = [open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0]\n"
+            "          for p in os.listdir('/proc') if p.isdigit()]\nprint(len(states) - states.count('Z'))")
+    return int(_run(box, code).stdout)
+
+
+def test_runs_as_the_sandbox_user_in_workspace(sandbox: DockerSandbox) -> None:
+    result = _run(sandbox, "import os, sys\nprint(__name__, os.getcwd(), os.getuid(), sys.argv[0])")
+    assert result.stdout.startswith("__main__ /workspace 1000 /workspace/<run-")
     failing = _run(sandbox, "x = 1\nundefined_name")
-    assert failing.exit_code == 1 and "NameError" in failing.stderr and "undefined_name" in failing.stderr
+    assert 'line 2, in <module>' in failing.stderr and "    undefined_name" in failing.stderr  # the source line
 
 
-def test_fresh_globals_but_files_persist(sandbox: DockerSandbox) -> None:
-    _run(sandbox, "secret_var = 42\nopen('/workspace/notes.txt', 'w').write('kept')")
-    assert "NameError" in _run(sandbox, "print(secret_var)").stderr
-    assert _run(sandbox, "print(open('/workspace/notes.txt').read())").stdout == "kept\n"
+def test_nothing_a_run_started_survives_it_in_the_container(sandbox: DockerSandbox) -> None:
+    """Stronger than the conformance check: the container's process table holds only the runner."""
+    _run(sandbox, "import subprocess\nsubprocess.Popen(['sleep', '1000'], start_new_session=True)\nprint('bye')")
+    assert _live_processes(sandbox) == 2
+    code = "import os, subprocess\nsubprocess.Popen(['sleep', '1000'])\nif os.fork() == 0:\n    os.setsid()\n" \
+           "    if os.fork() == 0:\n        while True: pass\n    os._exit(0)\nwhile True: pass\n"
+    assert _run(sandbox, code, timeout=2).timed_out
+    assert _live_processes(sandbox) == 2
 
 
 def test_no_network(sandbox: DockerSandbox) -> None:
@@ -84,45 +96,6 @@ def test_unprivileged(sandbox: DockerSandbox) -> None:
     assert _run(sandbox, code).stdout.split() == ["1000", "1000", "0000000000000000", "1"]
 
 
-def test_timeout_kills_every_process(sandbox: DockerSandbox) -> None:
-    code = (
-        "import os, subprocess, time\n"
-        "subprocess.Popen(['sleep', '1000'])\n"
-        "if os.fork() == 0:\n"
-        "    os.setsid()\n"
-        "    if os.fork() == 0:\n"
-        "        while True: pass\n"
-        "    os._exit(0)\n"
-        "while True: pass\n"
-    )
-    started = time.monotonic()
-    result = _run(sandbox, code, timeout=2)
-    assert result.timed_out and time.monotonic() - started < 5
-    assert result.exit_code < 0
-    survivors = _run(sandbox, "import os\nprint([p for p in os.listdir('/proc') if p.isdigit()])")
-    pids = eval(survivors.stdout)
-    assert len(pids) == 2, survivors.stdout
-    assert _run(sandbox, "print('next')").stdout == "next\n"
-
-
-def test_processes_left_by_a_finished_run_are_killed(sandbox: DockerSandbox) -> None:
-    _run(sandbox, "import subprocess\nsubprocess.Popen(['sleep', '1000'], start_new_session=True)\nprint('bye')")
-    listing = _run(sandbox, "import os\nprint(sum(p.isdigit() for p in os.listdir('/proc')))")
-    assert listing.stdout.strip() == "2"
-
-
-def test_output_is_capped(sandbox: DockerSandbox) -> None:
-    started = time.monotonic()
-    result = _run(sandbox, "import sys\nsys.stdout.write('x' * 50_000_000)\nprint('END')", cap=65536)
-    assert result.output_truncated and result.exit_code == 0
-    assert len(result.stdout) < 70_000 and result.stdout.endswith("END\n")
-    assert "bytes of output omitted" in result.stdout
-    assert time.monotonic() - started < 10
-    binary = _run(sandbox, "import sys\nsys.stdout.buffer.write(bytes(range(256)) * 4)")
-    assert binary.exit_code == 0 and "\ufffd" in binary.stdout
-    assert _run(sandbox, "print('after')").stdout == "after\n"
-
-
 def test_memory_limit_kills_the_run_not_the_sandbox(sandbox: DockerSandbox) -> None:
     result = _run(sandbox, "blocks = []\nwhile True:\n    blocks.append(bytearray(50 * 1024 * 1024))", timeout=30)
     assert result.oom_killed and not result.timed_out
@@ -153,8 +126,7 @@ def test_forked_children_do_not_break_the_next_run(sandbox: DockerSandbox) -> No
     )
     result = _run(sandbox, code)
     assert result.exit_code == 0 and "parent done" in result.stdout
-    count = _run(sandbox, "import os\nprint(sum(p.isdigit() for p in os.listdir('/proc')))")
-    assert count.stdout.strip() == "2"
+    assert _live_processes(sandbox) == 2
 
 
 def test_a_forged_exit_status_cannot_outlive_the_run(sandbox: DockerSandbox) -> None:
@@ -169,12 +141,7 @@ def test_a_forged_exit_status_cannot_outlive_the_run(sandbox: DockerSandbox) -> 
     started = time.monotonic()
     _run(sandbox, code, timeout=20)
     assert time.monotonic() - started < 10
-    count = _run(sandbox, "import os\nprint(sum(p.isdigit() for p in os.listdir('/proc')))")
-    assert count.stdout.strip() == "2"
+    assert _live_processes(sandbox) == 2
     assert _run(sandbox, "print('fine')").stdout == "fine\n"
 
 
-def test_run_isolation_semantics(sandbox: DockerSandbox) -> None:
-    _run(sandbox, "import sys\nsys.modules['json'].MARK = 1\nimport os\nos.environ['LEAK'] = '1'\nos.chdir('/tmp')")
-    result = _run(sandbox, "import json, os\nprint(hasattr(json, 'MARK'), 'LEAK' in os.environ, os.getcwd())")
-    assert result.stdout == "False False /workspace\n"

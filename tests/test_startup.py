@@ -16,7 +16,7 @@ from mcp import Client, StdioServerParameters
 
 from tests.conftest import IMAGE
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # a 70,000-record catalog
 RECORDS = 70_000
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from medgym.errors import SandboxUnavailableError
+from medgym.errors import SandboxUnavailableError, TaskNotScorableError
 from sandbox.contract import Mount, Sandbox, SandboxSpec
 from sandbox.limits import Limits
 from task_store import data
@@ -62,6 +62,11 @@ class SandboxProvider:
         root = self._store().root_of(episode.dataset)
         if root is not None and data.uses_fhir(episode.dataset):
             if self.fhir is None:
+                task = self._store().get(episode.task_id)
+                available = self._store().task_availability(task.dataset, task.category)
+                if not available.solvable:  # the task's own data is missing: say so, whatever the backend
+                    raise TaskNotScorableError(f"this task cannot be solved on this server: {available.reason} "
+                                               f"({available.fix})")
                 raise SandboxUnavailableError("FHIR tasks need the Docker sandbox backend")
             return self.fhir.sandbox(self.spec(episode.dataset, labels), root.path / episode.dataset)
         return self._start(self.spec(episode.dataset, labels))

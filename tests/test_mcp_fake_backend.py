@@ -1,0 +1,136 @@
+"""The MCP surface in-process on the FakeBackend: tool flows whose subject is not Docker, in seconds.
+
+The server is the real one (`build_server`: registrar, lifespan, warm pool, episodes, recorder);
+only its sandbox backend is replaced (`fake_backend` fixture). Isolation, limits and the sandbox
+image are tested on Docker elsewhere (test_mcp_server, test_hostile, test_sandbox_docker).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+
+import anyio
+import pytest
+from mcp import Client
+
+from mcp_server.app import ServerHandle, build_server
+from mcp_server.settings import Settings
+from sandbox.limits import Limits
+from tests.fake_backend import FakeBackend, FakeBackendConfig, FakeSandbox
+from tests.mcp_calls import call_error, call_ok
+from tools import execution
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+CALC = "medcalcbench/test/6"  # accepted range [79.74205, 88.13595]
+
+
+@pytest.fixture
+async def served(settings: Settings, fake_backend: FakeBackendConfig) -> AsyncIterator[tuple[ServerHandle, Client]]:
+    handle = build_server(settings.model_copy(update={"pool_size": 1}))
+    async with Client(handle.mcp) as client:
+        yield handle, client
+    assert fake_backend.engine.running() == [], "the server left sandboxes behind at shutdown"
+
+
+def _backend(handle: ServerHandle) -> FakeBackend:
+    assert handle.state is not None and isinstance(handle.state.backend, FakeBackend)
+    return handle.state.backend
+
+
+def _sandbox(handle: ServerHandle, episode_id: str) -> FakeSandbox:
+    assert handle.state is not None
+    episode = handle.state.services.episodes.get(episode_id)
+    assert episode is not None and isinstance(episode.sandbox, FakeSandbox)
+    return episode.sandbox
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await anyio.sleep(0.02)
+
+
+async def test_get_run_submit_reset(served: tuple[ServerHandle, Client]) -> None:
+    handle, client = served
+    view = await call_ok(client, "get_task", task_id=CALC)
+    run = await call_ok(client, "run_code", task_id=CALC, code="open('notes.txt', 'w').write('kept')\nprint(83.9)")
+    assert run["stdout"] == "83.9\n" and run["exit_code"] == 0 and run["episode_id"] == view["episode_id"]
+    again = await call_ok(client, "run_code", task_id=CALC, code="print(open('notes.txt').read())")
+    assert again["stdout"] == "kept\n"  # one sandbox per episode: files persist
+    box = _sandbox(handle, view["episode_id"])
+    verdict = await call_ok(client, "submit_answer", task_id=CALC, answer=83.9)
+    assert verdict["correct"] and verdict["episode_ended"] and verdict["attempts_left"] == 0
+    await _until(lambda: box.closed)  # the ended episode's sandbox is destroyed
+    assert "has ended" in await call_error(client, "run_code", task_id=CALC, code="print(1)")
+    fresh = await call_ok(client, "reset_task", task_id=CALC)
+    listing = await call_ok(client, "run_code", task_id=CALC, code="import os\nprint(os.listdir('.'))")
+    assert listing["stdout"] == "[]\n" and listing["episode_id"] == fresh["episode_id"]
+    progress = await call_ok(client, "get_progress")
+    assert progress["episodes_total"] == 2 and progress["datasets"][0]["first_try_correct"] == 1
+
+
+async def test_the_warm_pool_serves_first_runs(settings: Settings, fake_backend: FakeBackendConfig) -> None:
+    # the server is built in the test's own task: the start-up work runs in worker threads, which
+    # pytest-asyncio would stop with a fixture's finished set-up task (a server runs in one root task)
+    handle = build_server(settings.model_copy(update={"pool_size": 1}))
+    async with Client(handle.mcp) as client:
+        assert handle.state is not None
+        pool = handle.state.pool
+        await _until(lambda: pool.idle_count() == 1)  # warmed at start-up (no data mounts)
+        await call_ok(client, "run_code", task_id=CALC, code="print('first')")  # a miss: this kind keeps one more
+        await _until(lambda: pool.idle_count() >= 1)
+        hits = pool.hits
+        run = await call_ok(client, "run_code", task_id="medcalcbench/test/13", code="print('warm')")
+        assert run["stdout"] == "warm\n" and pool.hits == hits + 1
+        await _until(lambda: pool.idle_count() >= 1)  # refilled
+
+
+async def test_timeouts_and_output_caps_reach_the_caller(settings: Settings, fake_backend: FakeBackendConfig) -> None:
+    limits = Limits(max_output_bytes=2048, default_timeout_s=5, max_timeout_s=5)
+    async with Client(build_server(settings.model_copy(update={"limits": limits, "pool_size": 0})).mcp) as client:
+        spin = await call_ok(client, "run_code", task_id=CALC, code="while True: pass", timeout_s=0.5)
+        assert spin["timed_out"] and spin["limits_hit"] == ["timeout"] and spin["exit_code"] < 0
+        flood = await call_ok(client, "run_code", task_id=CALC, code="print('z' * 100_000)")
+        assert flood["output_truncated"] and "output" in flood["limits_hit"] and len(flood["stdout"]) < 2200
+        assert "timeout_s" in await call_error(client, "run_code", task_id=CALC, code="1", timeout_s=6)
+
+
+async def test_a_lost_sandbox_is_replaced_on_the_next_run(served: tuple[ServerHandle, Client]) -> None:
+    handle, client = served
+    first = await call_ok(client, "run_code", task_id=CALC, code="open('notes.txt', 'w').write('x')")
+    _sandbox(handle, first["episode_id"]).lose()
+    message = await call_error(client, "run_code", task_id=CALC, code="print(1)")
+    assert "sandbox was lost" in message and "/workspace are gone" in message
+    again = await call_ok(client, "run_code", task_id=CALC, code="import os\nprint(os.listdir('.'))")
+    assert again["stdout"] == "[]\n" and again["episode_id"] == first["episode_id"]
+
+
+async def test_without_an_engine_tasks_are_served_and_run_code_says_why(
+    settings: Settings, fake_backend: FakeBackendConfig
+) -> None:
+    fake_backend.unavailable = True
+    async with Client(build_server(settings).mcp) as client:
+        assert (await call_ok(client, "list_tasks", dataset="medcalcbench", limit=1))["tasks"]
+        message = await call_error(client, "run_code", task_id=CALC, code="print(1)")
+        assert "medgym server problem" in message and "could not start a sandbox" in message
+        verdict = await call_ok(client, "submit_answer", task_id=CALC, answer=12)  # scoring needs no sandbox
+        assert verdict["correct"] is False
+
+
+async def test_long_runs_report_progress(served: tuple[ServerHandle, Client], monkeypatch: pytest.MonkeyPatch) -> None:
+    _, client = served
+    monkeypatch.setattr(execution, "PROGRESS_INTERVAL_S", 0.2)
+    updates: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        updates.append((progress, total, message))
+
+    arguments = {"task_id": CALC, "code": "import time\ntime.sleep(0.9)\nprint('done')", "timeout_s": 30}
+    result = await client.call_tool("run_code", arguments, progress_callback=on_progress)
+    assert not result.is_error and result.structured_content is not None
+    assert result.structured_content["stdout"] == "done\n"
+    running = [u for u in updates if "running" in (u[2] or "")]  # (after any catalog-wait notices)
+    assert len(running) >= 2 and running[0][0] == pytest.approx(0.2) and running[0][1] == 30
