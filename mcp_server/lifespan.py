@@ -69,7 +69,7 @@ def load_catalog(settings: Settings, catalog: Catalog) -> None:
 async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     catalog = Catalog(settings.catalog_wait_s)
     backend = settings.backend_config().build(instance_id=uuid.uuid4().hex[:12])
-    pool = WarmPool(backend.start, settings.pool_size)
+    pool = WarmPool(backend.start, 0 if settings.backend == "ray" else settings.pool_size)  # Ray nodes pool their own
     fhir = fhir_episodes_for(backend, settings.home / "fhir-cache", settings.pool_size)
     sandboxes = SandboxProvider(lambda: catalog.store, settings.image, settings.limits, pool.acquire, fhir)
     episodes = EpisodeManager(sandboxes.for_episode, settings.max_attempts, settings.episode_idle_timeout_s,
