@@ -173,6 +173,7 @@ class RayBackend:
     # -- sandboxes ---------------------------------------------------------------------------
     def start(self, spec: SandboxSpec) -> RaySandbox:
         """Place a sandbox on a node with a free slot (Ray's choice) and start it there. Blocking."""
+        self.ping()  # connected first: Ray's placement-group calls would otherwise start a local Ray of their own
         self._warm_everywhere(spec)
         lost: SandboxLostError | None = None
         for _ in range(START_ATTEMPTS):

@@ -46,11 +46,15 @@ def _ray() -> str:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """True while a process of the group runs (zombies, which nobody may reap here, do not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
 
 
 def stop_group(pgid: int, grace_s: float = 5.0) -> None:
@@ -72,6 +76,7 @@ class Engine:
     host: str | None
     process: subprocess.Popen[bytes] | None = None
     lock: Any = None
+    run: Path | None = None  # its exec root's parent, unique to this engine
 
     def client(self) -> Any:
         import docker
@@ -122,6 +127,9 @@ def start_engine2(image: str) -> Engine:
     NODE2_ROOT.mkdir(parents=True, exist_ok=True)
     lock = (NODE2_ROOT / "lock").open("w")
     fcntl.flock(lock, fcntl.LOCK_EX)  # one test session at a time uses this data root
+    for pid in _holding(NODE2_ROOT / "data"):  # a containerd an interrupted session left holding its database
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     run = Path(tempfile.mkdtemp(prefix="mg-node2-", dir="/run"))
     sock = f"unix://{run}/docker.sock"
     log = (NODE2_ROOT / "dockerd.log").open("wb")
@@ -130,7 +138,7 @@ def start_engine2(image: str) -> Engine:
          "--pidfile", str(run / "docker.pid"), "--bridge", "none", "--iptables=false", "--ip6tables=false",
          "--ip-masq=false", "--cgroup-parent", "medgym-test-node2", "--log-level", "warn"],
         stdout=log, stderr=log, start_new_session=True)
-    engine = Engine(sock, process, lock)
+    engine = Engine(sock, process, lock, run)
     deadline = time.monotonic() + 60
     while subprocess.run([*engine.cli(), "info"], capture_output=True).returncode != 0:
         if process.poll() is not None or time.monotonic() > deadline:
@@ -154,14 +162,46 @@ def _copy_image(engine: Engine, image: str) -> None:
     assert save.wait() == 0
 
 
+def _using(path: Path) -> list[int]:
+    """Processes whose command line names `path` (the engine's own containerd and shims)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(path).encode() in cmdline.read_bytes():
+                pids.append(int(cmdline.parent.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def _holding(folder: Path) -> list[int]:
+    """Processes with a file under `folder` open."""
+    pids = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd).startswith(str(folder)) for fd in fd_dir.iterdir()):
+                pids.append(int(fd_dir.parent.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
 def stop_engine(engine: Engine) -> None:
-    if engine.process is None:
+    """Stop the second engine and its containerd (found by its unique exec root), then free its data root."""
+    if engine.process is None or engine.run is None:
         return
     for container in engine.containers():  # only medgym's test containers live on this engine
         with contextlib.suppress(Exception):
             engine.client().api.remove_container(container["Id"], force=True)
     stop_group(engine.process.pid, grace_s=20.0)
     engine.process.wait(timeout=5)
+    deadline = time.monotonic() + 20
+    while (left := _using(engine.run)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(engine.run, ignore_errors=True)
     if engine.lock is not None:
         engine.lock.close()
 
@@ -170,6 +210,7 @@ def _start_node(cluster: RayCluster, name: str, engine: Engine, head: bool) -> N
     temp = cluster.base / name
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "RAY_ADDRESS")}
     env["RAY_USAGE_STATS_ENABLED"] = "0"
+    env["RAY_AUTH_MODE"] = "disabled"  # explicit: a token some other Ray left in ~/.ray would switch it on
     if engine.host:
         env["DOCKER_HOST"] = engine.host  # inherited by the node's raylet and workers: its engine
     ports = ["--metrics-export-port", "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
