@@ -52,10 +52,11 @@ class Failure:
     message: str
     reason: str = ""
 
-    def error(self) -> Exception:
+    def error(self, on: str = "") -> Exception:
+        """The error to raise; a sandbox failure names the node it happened `on` (a file problem is the caller's)."""
         if self.kind == "file":
             return SandboxFileError(self.message, self.reason)
-        return _KINDS.get(self.kind, SandboxError)(self.message)
+        return _KINDS.get(self.kind, SandboxError)(f"{self.message} (on Ray node {on})" if on else self.message)
 
 
 def failure(exc: SandboxError | SandboxFileError) -> Failure:

@@ -135,6 +135,7 @@ class RayBackend:
                 options = {"num_cpus": 0, "max_concurrency": AGENT_THREADS, "max_restarts": 0,
                            "scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False)}
                 agent = self._agent_class.options(**options).remote(self.instance_id, self.pool_size, owner_label())
+                agent.reap_orphans.remote()  # containers a dead agent of any server left on this node
                 for spec in self._kinds.values():
                     agent.warm.remote(spec)
                 self._agents[node_id] = agent
@@ -167,7 +168,7 @@ class RayBackend:
         except exceptions.RayError as exc:
             raise SandboxError(f"Ray node {self.label(node)}: {_first_line(exc)}") from None
         if isinstance(result, Failure):
-            raise result.error()
+            raise result.error(on=self.label(node))
         return result
 
     # -- sandboxes ---------------------------------------------------------------------------
@@ -350,7 +351,10 @@ class RaySandbox:
 def _connect(address: str, namespace: str) -> Any:
     try:
         import ray
-
+    except ImportError:
+        raise SandboxUnavailableError("the Ray backend needs the ray package: pip install 'medgym[ray]' (the same "
+                                      "version as on the cluster's nodes)") from None
+    try:
         if not ray.is_initialized():
             ray.init(address=address, namespace=namespace, log_to_driver=False, logging_level=logging.WARNING)
         return ray
