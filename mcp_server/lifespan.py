@@ -72,7 +72,8 @@ def load_catalog(settings: Settings, catalog: Catalog) -> None:
 async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     catalog = Catalog(settings.catalog_wait_s)
     backend = settings.backend_config().build(instance_id=uuid.uuid4().hex[:12])
-    pool = WarmPool(backend.start, settings.pool_size, max_size=settings.pool_max)
+    local_pool = 0 if settings.backend == "ray" else settings.pool_size  # Ray nodes pool their own
+    pool = WarmPool(backend.start, local_pool, max_size=local_pool and settings.pool_max)
     fhir = fhir_episodes_for(backend, settings.home / "fhir-cache", settings.pool_size)
     sandboxes = SandboxProvider(lambda: catalog.store, settings.image, settings.limits, pool.acquire, fhir,
                                 start_fresh=backend.start)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from medgym.errors import ConfigurationError
 from medgym.version import __version__
-from sandbox.config import BackendConfig, DockerBackendConfig
+from sandbox.config import BackendConfig, DockerBackendConfig, RayBackendConfig
 from sandbox.limits import Limits
 from task_store.store import DataRoot
 
@@ -38,6 +38,9 @@ class Settings(BaseModel):
                                                  "never for benchmarking) or an integer")
     image: str = Field(f"medgym-sandbox:{__version__}", description="sandbox image")
     docker_host: str | None = Field(None, description="Docker engine address (default: DOCKER_HOST or the socket)")
+    backend: Literal["docker", "ray"] = Field("docker", description="where sandboxes run: the Docker engine, or the "
+                                                                     "Docker nodes of a Ray cluster (docs/SCALING.md)")
+    ray_address: str = Field("auto", description="the Ray cluster's address (backend ray; 'auto': this machine's)")
     pool_size: int = Field(2, ge=0, le=32, description="warm sandboxes kept ready per kind (0: no pool)")
     pool_max: int = Field(8, ge=0, le=256, description="how far a kind's warm pool may grow while episodes start "
                                                         "faster than it refills (it shrinks back when idle)")
@@ -85,6 +88,8 @@ class Settings(BaseModel):
 
     def backend_config(self) -> BackendConfig:
         """The typed configuration of the sandbox backend (built by `.build(instance_id)`)."""
+        if self.backend == "ray":
+            return RayBackendConfig(address=self.ray_address, pool_size=self.pool_size)
         return DockerBackendConfig(docker_host=self.docker_host)
 
     @field_validator("pack_seed", mode="before")

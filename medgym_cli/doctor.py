@@ -36,6 +36,10 @@ def _docker_cli() -> Check:
 
 
 def _engine_and_image(settings: Settings) -> list[Check]:
+    if settings.backend == "ray":
+        from medgym_cli.doctor_ray import ray_checks
+
+        return ray_checks(settings)
     backend = settings.backend_config().build("doctor")
     try:
         engine = backend.describe()

@@ -1,12 +1,13 @@
 """Which sandbox backend a process uses: one typed configuration that builds it.
 
 A discriminated union on `type` (as SWE-ReX's deployment configs): each backend's module, and
-the SDK it needs, is imported only when that backend is built.
+the SDK it needs, is imported only when that backend is built (the docker SDK for both; `ray`
+only for the Ray backend).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,4 +28,24 @@ class DockerBackendConfig(BaseModel):
         return DockerBackend(instance_id=instance_id, docker_host=self.docker_host)
 
 
-BackendConfig = DockerBackendConfig  # a discriminated union on `type` once there are two backends
+class RayBackendConfig(BaseModel):
+    """Sandboxes on the Docker engines of a Ray cluster's nodes, placed by Ray (`sandbox.ray_backend`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["ray"] = "ray"
+    address: str = Field("auto", description="Ray cluster address (host:port, ray://..., or 'auto': this machine's)")
+    namespace: str = Field("medgym", description="Ray namespace of the server's node agents")
+    resource: str = Field("medgym_sandbox", description="the custom resource each sandbox takes one unit of")
+    pool_size: int = Field(2, ge=0, le=32, description="warm sandboxes each node keeps per kind")
+    placement_timeout_s: float = Field(30.0, gt=0, description="how long a start waits for a free sandbox slot")
+
+    def build(self, instance_id: str) -> SandboxBackend:
+        from sandbox.ray_backend import RayBackend
+
+        return RayBackend(instance_id=instance_id, address=self.address, namespace=self.namespace,
+                          resource=self.resource, pool_size=self.pool_size,
+                          placement_timeout_s=self.placement_timeout_s)
+
+
+BackendConfig = Annotated[DockerBackendConfig | RayBackendConfig, Field(discriminator="type")]

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# the tests also run the Ray backend on a two-node cluster (the server only needs ray for MEDGYM_BACKEND=ray)
+.venv/bin/python -m pip install -q -e '.[ray]' 2> >(grep -v "^WARNING: Location" >&2)
 .venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/lint-imports
