@@ -101,8 +101,29 @@ def medgym(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Medgym
 
     home = tmp_path_factory.mktemp("train-home")
     ensure_pack(home)
-    settings = Settings(home=home, data_dir=shared_dir)
-    return Medgym(home, shared_dir, TaskStore.open(home / "medgym.sqlite", settings.roots()))
+    data = _data_with_an_unscorable_dataset(tmp_path_factory.mktemp("train-data"), shared_dir)
+    settings = Settings(home=home, data_dir=data)
+    return Medgym(home, data, TaskStore.open(home / "medgym.sqlite", settings.roots()))
+
+
+def _data_with_an_unscorable_dataset(root: Path, shared: Path) -> Path:
+    """The public files, plus an EHRSHOT folder with its features and training labels but without the
+    hidden test labels: its tasks can be worked on here but not scored (every public task that can be
+    worked on here is scorable)."""
+    for folder in shared.iterdir():
+        if folder.is_dir() and folder.name != "ehrshot":
+            (root / folder.name).symlink_to(folder)
+    ehrshot = root / "ehrshot"
+    ehrshot.mkdir()
+    (ehrshot / "task.jsonl").symlink_to(shared / "ehrshot" / "task.jsonl")
+    for name in ("clmbr_train.pkl", "clmbr_test.pkl"):
+        (ehrshot / name).write_bytes(b"")
+    for line in (shared / "ehrshot" / "task.jsonl").read_text().splitlines():
+        if line.strip():
+            task = root / "ehrshot" / json.loads(line)["task_name"]
+            task.mkdir(exist_ok=True)
+            (task / "train_labels.csv").write_text("patient_id,prediction_time,value\n")
+    return root
 
 
 def _free_port() -> int:
