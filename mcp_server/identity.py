@@ -5,7 +5,9 @@
   `Connection.session_id`, set only for a session it created and checks). Its key is
   `<principal>/<session>`; a sessionless request (the 2026-07-28 era) is `principal:<name>`, or
   anonymous (None) without a token, and must pass `episode_id` back. Quotas count per principal,
-  or per TCP peer address for anonymous callers (proxy headers are not trusted).
+  or per TCP peer address for anonymous callers (proxy headers are not trusted). First tries and
+  episodes per task count per principal across its sessions (a reconnect starts no fresh score),
+  per session for anonymous callers.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def caller_of(ctx: Context[Any, Any]) -> Caller:
         key: str | None = f"{principal or 'anonymous'}/{session}"
     else:
         key = f"principal:{principal}" if principal else None
-    return Caller(key=key, quota=f"principal:{principal}" if principal else _peer(request_context.request))
+    return Caller(key=key, quota=f"principal:{principal}" if principal else _peer(request_context.request),
+                  scorer=f"principal:{principal}" if principal else None)
 
 
 def _peer(request: Any) -> str | None:

@@ -324,3 +324,25 @@ async def test_the_pack_seed_is_secret_and_mounts_reveal_no_host_path(tmp_path: 
     assert "/data/medgym_ehr" in mounts and str(home) not in mounts and "pack" not in mounts
     assert not re.search(rf"\b{seed}\b", mounts)
     assert os.environ.get("MEDGYM_PACK_SEED") in (None, "", "secret")
+
+
+# -- a reconnect starts no fresh score ----------------------------------------------------------------
+def test_a_new_session_of_the_same_principal_gets_no_fresh_first_try(server: tuple[int, Path]) -> None:
+    port, _ = server
+    task = "npowerai/train/7"
+
+    def tool(token: str, session: str, name: str, **arguments: Any) -> dict[str, Any]:
+        result = _call(port, token, name, arguments, session)
+        assert not result.get("isError"), result
+        return dict(result["structuredContent"])
+
+    first = _session(port, ALICE)
+    opened = tool(ALICE, first, "get_task", task_id=task)
+    assert opened["ordinal"] == 1
+    assert tool(ALICE, first, "submit_answer", task_id=task, answer=987654321)["episode_ended"]
+    second = _session(port, ALICE)  # a new transport session of the same principal
+    again = tool(ALICE, second, "get_task", task_id=task)
+    assert again["ordinal"] == 2 and again["episode_id"] != opened["episode_id"]
+    (row,) = [r for r in tool(ALICE, second, "get_progress")["datasets"] if r["dataset"] == "npowerai"]
+    assert row["tasks_attempted"] == 1 and row["first_try_correct"] == 0  # the first try stays the score
+    assert tool(BOB, _session(port, BOB), "get_task", task_id=task)["ordinal"] == 1  # its own history

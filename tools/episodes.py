@@ -36,10 +36,17 @@ OPEN_PER_SANDBOX = 50  # open episodes (most without a sandbox) allowed per allo
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: whose episodes (`key`) and whose quota (`quota`; None means unlimited)."""
+    """Who is calling: whose episodes (`key`), whose quota (`quota`; None means unlimited) and whose
+    score (`scorer`: an authenticated principal's, across its sessions; otherwise the key's)."""
 
     key: str | None
     quota: str | None = None
+    scorer: str | None = None
+
+    @property
+    def history_key(self) -> str | None:
+        """Whose first tries and episode counts: a new session of the same principal starts no fresh ones."""
+        return self.scorer or self.key
 
 
 @dataclass
@@ -62,6 +69,7 @@ class Episode:
     client: str | None
     max_attempts: int
     quota_key: str | None = None
+    scorer: str | None = None  # whose history the episode's verdict joins (`Caller.history_key`)
     ordinal: int = 1  # its place among its client's episodes of this task (1: the first)
     previous_episode_id: str | None = None
     group: str | None = None  # episodes sampled together (pass@k, a GRPO group)
@@ -206,7 +214,8 @@ class EpisodeManager:
                     "them with reset_task, before opening more")
         history = self._history(caller, task_id)
         episode = Episode(episode_id="ep_" + uuid.uuid4().hex[:16], task_id=task_id, client=caller.key,
-                          max_attempts=self.max_attempts, quota_key=caller.quota, ordinal=len(history.opened) + 1,
+                          max_attempts=self.max_attempts, quota_key=caller.quota, scorer=caller.history_key,
+                          ordinal=len(history.opened) + 1,
                           previous_episode_id=history.opened[-1] if history.opened else None, group=group)
         history.opened.append(episode.episode_id)
         self._episodes[episode.episode_id] = episode
@@ -220,9 +229,9 @@ class EpisodeManager:
 
     def _history(self, caller: Caller, task_id: str) -> TaskHistory:
         """The caller's history of a task (anonymous callers have none); `QuotaError` at the cap."""
-        if caller.key is None:
+        if caller.history_key is None:
             return TaskHistory()
-        history = self.histories.setdefault((caller.key, task_id), TaskHistory())
+        history = self.histories.setdefault((caller.history_key, task_id), TaskHistory())
         if self.episodes_per_task is not None and len(history.opened) >= self.episodes_per_task:
             raise QuotaError(f"you have had {len(history.opened)} episodes of {task_id}, the most this server "
                              f"allows per task (MEDGYM_EPISODES_PER_TASK={self.episodes_per_task})")
@@ -280,8 +289,8 @@ class EpisodeManager:
         """Apply the episode's submission rule, and end it when the submission was final (its verdict
         then joins its client's history of the task)."""
         if episode.record_submission(correct):
-            if episode.client is not None:
-                self.histories.setdefault((episode.client, episode.task_id), TaskHistory()).verdicts.append(
+            if episode.scorer is not None:
+                self.histories.setdefault((episode.scorer, episode.task_id), TaskHistory()).verdicts.append(
                     (episode.episode_id, episode.solved))
             await self.end(episode, "final_submission")
 

@@ -161,7 +161,7 @@ def get_progress(call: Call) -> Progress:
     episodes = manager.episodes_of(call.caller.key)
     groups: dict[tuple[str, str], list[TaskHistory]] = defaultdict(list)
     for (client, task_id), history in manager.histories.items():
-        if client == call.caller.key and history.opened:
+        if client == call.caller.history_key and history.opened:
             dataset, split = [*task_id.split("/"), "", ""][:2]
             groups[(dataset, split)].append(history)
     rows = [_dataset_progress(dataset, split, histories) for (dataset, split), histories in sorted(groups.items())]
