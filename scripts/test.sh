@@ -9,3 +9,7 @@ bash scripts/setup.sh
 .venv/bin/mypy
 .venv/bin/lint-imports
 .venv/bin/python -m pytest "$@"
+# the verifiers taskset's test, in a virtualenv of its own (verifiers 0.4.0 pins mcp==2.0.0); only on a whole run
+if [ "$#" -eq 0 ]; then
+  bash scripts/test_verifiers.sh -q
+fi
