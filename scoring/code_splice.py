@@ -14,7 +14,7 @@ import ast
 import copy
 import re
 
-from medgym.errors import AnswerFormatError
+from medgym.errors import AnswerFormatError, DataError
 
 MARKER = "<<insert solution here>>"
 SHOWN_MARKER = "# <<your function goes here>>"
@@ -25,7 +25,7 @@ _SLOT = "__medgym_solution_slot__"
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-class HarnessError(ValueError):
+class HarnessError(DataError):
     """The harness itself cannot take a submission (it does not parse, or has no place for one)."""
 
 

@@ -23,12 +23,13 @@ from mcp.client.stdio import stdio_client
 from evaluation.envs.rules import AgentRules
 from evaluation.runner import Selection, select_tasks
 from evaluation.session import agent_tool_specs, wait_until_ready
+from medgym.errors import ServiceError
 
 log = logging.getLogger(__name__)
 KEEP = ("PATH", "HOME", "DOCKER_HOST", "LANG", "PYTHONPATH")
 
 
-class MedgymUnavailable(RuntimeError):
+class MedgymUnavailable(ServiceError):
     """medgym could not be reached (the message says how it was tried)."""
 
 
