@@ -182,10 +182,22 @@ def pack_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from task_store.pack.build import DEFAULT_SEED, ensure_pack
     from task_store.pack.seed import SEED_FILE
 
+    built = _session_dir(tmp_path_factory, "pack-home-built")
+    (built / SEED_FILE).write_text(f"{DEFAULT_SEED}\n")  # this home's "secret" seed: the public one, to build once
+    ensure_pack(built)  # with pytest-xdist, one worker builds and the others wait for it
     home = tmp_path_factory.mktemp("pack-home")
-    (home / SEED_FILE).write_text(f"{DEFAULT_SEED}\n")  # this home's "secret" seed: the public one, to build once
-    ensure_pack(home)
+    share_pack(home, built)
     return home
+
+
+def _session_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder of this test run: shared by its pytest-xdist workers (their base folders' parent is the
+    run's own), else the session's own."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return tmp_path_factory.mktemp(name)
+    shared = tmp_path_factory.getbasetemp().parent / name
+    shared.mkdir(exist_ok=True)
+    return shared
 
 
 def share_pack(home: Path, pack_home: Path) -> None:

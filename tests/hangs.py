@@ -73,5 +73,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _exit_if_still_here() -> None:
     time.sleep(LINGER_S)
     stuck = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if not stuck:  # the process is still busy on its main thread (a pytest-xdist worker waits for its peers)
+        return
     os.write(_stderr_fd or 2, f"\ntests left threads that never end ({', '.join(stuck)}); exiting\n".encode())
     os._exit(_exit_status or 1)

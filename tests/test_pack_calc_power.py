@@ -3,13 +3,9 @@ every reference solution locally."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import subprocess
-import sys
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
@@ -18,8 +14,10 @@ from scoring.keys import AnswerKey, DateKey, GestationalAgeKey, IntegerKey, Rang
 from task_store.models import IndexedTask
 from task_store.pack.calc_tasks import build_calc_tasks
 from task_store.pack.power_tasks import DESIGNS, build_power_tasks
+from tests.solution_batch import run_solutions
 
 SEED = 20250611
+STDLIB_ONLY = ("-I", "-S")  # no site-packages: a calculator solution cannot lean on medcalc (or anything else)
 
 
 @pytest.fixture(scope="module")
@@ -50,49 +48,12 @@ def accepts(key: AnswerKey, answer: object) -> bool:
     raise AssertionError(f"unexpected key {key!r}")
 
 
-def run_solution(task: IndexedTask) -> object:
-    """Run the reference solution in a fresh stdlib-only interpreter; return its last line's JSON."""
-    assert task.reference_solution
-    flags = ["-I", "-S"]  # no site-packages: the solution cannot lean on medcalc (or anything else)
-    proc = subprocess.run(
-        [sys.executable, *flags, "-c", task.reference_solution], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, f"{task.task.task_id}: {proc.stderr[-500:]}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def run_all(tasks: list[IndexedTask]) -> list[tuple[IndexedTask, object]]:
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(pool.map(run_solution, tasks))
-    return list(zip(tasks, answers, strict=True))
-
-
-_BATCH = """
-import contextlib, io, json, sys
-sources = json.load(sys.stdin)
-last_lines = []
-for source in sources:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(source, "<solution>", "exec"), {"__name__": "__main__"})
-    last_lines.append(out.getvalue().strip().splitlines()[-1])
-print(json.dumps(last_lines))
-"""
-
-
-def run_batch(tasks: list[IndexedTask]) -> list[tuple[IndexedTask, object]]:
-    """Run many solutions in one fresh interpreter, each in its own namespace (statsmodels loads once)."""
-    sources = [t.reference_solution for t in tasks]
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", _BATCH],
-        input=json.dumps(sources),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = json.loads(proc.stdout.strip().splitlines()[-1])
-    return [(t, json.loads(line)) for t, line in zip(tasks, lines, strict=True)]
+def run_all(tasks: list[IndexedTask], flags: tuple[str, ...]) -> list[tuple[IndexedTask, object]]:
+    """Each task's reference solution run as `python FLAGS -c SOLUTION` would, its last line's JSON."""
+    outcomes = run_solutions([t.reference_solution or "" for t in tasks], flags=flags)
+    for task, outcome in zip(tasks, outcomes, strict=True):
+        assert outcome.error is None, f"{task.task.task_id}: {outcome.error}"
+    return [(t, outcome.answer()) for t, outcome in zip(tasks, outcomes, strict=True)]
 
 
 def dump(tasks: list[IndexedTask]) -> list[dict[str, object]]:
@@ -192,22 +153,21 @@ def test_constant_answers_fail(calc_tasks: list[IndexedTask], power_tasks: list[
 # ------------------------------------------------------------------ reference solutions
 
 
-@pytest.mark.slow
 def test_calc_reference_solutions_land_in_key(calc_tasks: list[IndexedTask]) -> None:
     """Independent formulas (stdlib only, no site-packages, so no medcalc) agree with medcalc-bench."""
     wrong = [
         f"{t.task.task_id}: {answer!r} vs {t.key!r}"
-        for t, answer in run_all(calc_tasks)
+        for t, answer in run_all(calc_tasks, STDLIB_ONLY)
         if not accepts(t.key, answer)
     ]
     assert not wrong, wrong
 
 
 def test_power_reference_solutions_land_in_key(power_tasks: list[IndexedTask]) -> None:
-    """statsmodels programs, run in one separate interpreter so the library is imported only once."""
+    """statsmodels programs, run in a few separate interpreters (the library is imported once in each)."""
     wrong = [
         f"{t.task.task_id}: {answer!r} vs {t.key!r}"
-        for t, answer in run_batch(power_tasks)
+        for t, answer in run_all(power_tasks, ("-I",))
         if not accepts(t.key, answer)
     ]
     assert not wrong, wrong

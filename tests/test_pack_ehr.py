@@ -1,8 +1,8 @@
 """The EHR part of the built-in open task pack (`medgym_ehr`): synthetic database and questions.
 
-The reference solutions run with the real interpreter and pandas, one subprocess each. Running
-all of them takes about 100 s on two cores, so by default a stratified sample (three tasks of
-every template) runs; set MEDGYM_TEST_ALL_EHR_SOLUTIONS=1 to run every one.
+The reference solutions run with the real interpreter and pandas, each as `python -c` would run it
+(`tests/solution_batch.py`: a few interpreters, pandas imported once in each). By default a
+stratified sample (three tasks of every template) runs; MEDGYM_TEST_ALL_EHR_SOLUTIONS=1 runs every one.
 
 Most checks read the default seed's EHR data as the session's built-in pack (`pack_home`) serves
 it (so they are slow tests, see tests/conftest.py); a second seed is built only where it is the point.
@@ -15,9 +15,6 @@ import json
 import math
 import os
 import sqlite3
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +27,10 @@ from task_store.models import IndexedTask
 from task_store.pack.build import DEFAULT_SEED, pack_dir
 from task_store.pack.ehr_db import SCHEMA, SQLITE_NAME, build_ehr_database
 from task_store.pack.ehr_questions import ANSWER_FORMAT, TASKS_PER_TEMPLATE, TEMPLATES, _guessable, build_ehr_tasks
+from tests.solution_batch import Outcome, run_solutions
 
 SEED = 7
+SMALL = 500  # patients of the second seed's database: enough for every template's tasks, built in seconds
 #: what certification submits (`CONSTANTS["list"]`), and other spellings of the same guesses
 GUESSES = (*CONSTANTS["list"], ["0.0"], ["1.0"], ["-0.0"], [0], [1], [0.0], [1.0], ["None"], [None], [True])
 #: "which of ..." templates: the number of choices in each question
@@ -59,7 +58,7 @@ def pack(pack_home: Path) -> Build:
 
 @pytest.fixture(scope="module")
 def seed7(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    return _build(tmp_path_factory.mktemp("ehr_a"), SEED)
+    return _build(tmp_path_factory.mktemp("ehr_a"), SEED, n_patients=SMALL)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +77,7 @@ def _items(task: IndexedTask) -> list[str]:
 
 @pytest.mark.slow
 def test_same_seed_gives_identical_files_and_tasks(seed7: Build, tmp_path: Path) -> None:
-    again = _build(tmp_path, SEED)
+    again = _build(tmp_path, SEED, n_patients=SMALL)
     for name in [f"{table.upper()}.csv" for table in SCHEMA] + [SQLITE_NAME]:
         assert (seed7.root / name).read_bytes() == (tmp_path / name).read_bytes(), name
     assert [t.model_dump() for t in seed7.tasks] == [t.model_dump() for t in again.tasks]
@@ -219,16 +218,11 @@ def _same(got: list[object], want: list[str]) -> bool:
     return all(any(close(x, y) for y in b) for x in a) and all(any(close(y, x) for x in a) for y in b)
 
 
-def _run(task: IndexedTask, data: Path, cwd: Path) -> str | None:
-    """None when the solution prints the key's items; otherwise what went wrong."""
-    assert task.reference_solution is not None
-    cwd.mkdir()
-    env = {**os.environ, "MEDGYM_PACK_DATA": str(data)}
-    done = subprocess.run([sys.executable, "-c", task.reference_solution], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        return f"{task.task.task_id}: exit {done.returncode}: {done.stderr[-600:]}"
-    got = json.loads(done.stdout.strip().splitlines()[-1])
+def _problem(task: IndexedTask, outcome: Outcome) -> str | None:
+    """None when the solution printed the key's items; otherwise what went wrong."""
+    if outcome.error is not None or outcome.last_line is None:
+        return f"{task.task.task_id}: {outcome.error or 'printed nothing'}"
+    got = json.loads(outcome.last_line)
     return None if _same(got, _items(task)) else f"{task.task.task_id}: printed {got}, key {_items(task)}"
 
 
@@ -245,8 +239,9 @@ def _sample(tasks: list[IndexedTask], per_template: int) -> list[IndexedTask]:
 def test_reference_solutions_reproduce_the_sql_ground_truth(pack: Build, tmp_path: Path) -> None:
     pytest.importorskip("pandas", reason="the reference solutions need pandas")
     chosen = pack.tasks if os.environ.get("MEDGYM_TEST_ALL_EHR_SOLUTIONS") == "1" else _sample(pack.tasks, 3)
-    with ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:
-        problems = list(pool.map(lambda it: _run(it[1], pack.root, tmp_path / str(it[0])), enumerate(chosen)))
+    outcomes = run_solutions([t.reference_solution or "" for t in chosen], cwd=tmp_path,
+                             env={**os.environ, "MEDGYM_PACK_DATA": str(pack.root)})
+    problems = [_problem(task, outcome) for task, outcome in zip(chosen, outcomes, strict=True)]
     assert [p for p in problems if p] == []
 
 

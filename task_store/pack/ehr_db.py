@@ -78,9 +78,10 @@ def build_ehr_database(seed: int, out_dir: Path, n_patients: int = 2000) -> None
         _patient(t, rng, ids, subject_id)
     cost_rows(t, rng)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for table in SCHEMA:
-        _write_csv(out_dir / f"{table.upper()}.csv", table, t.rows.get(table, []))
-    _write_sqlite(out_dir / SQLITE_NAME, t)
+    stored = {table: _stored_rows(t.rows.get(table, [])) for table in SCHEMA}
+    for table, rows in stored.items():
+        _write_csv(out_dir / f"{table.upper()}.csv", table, rows)
+    _write_sqlite(out_dir / SQLITE_NAME, stored)
 
 
 class _Ids:
@@ -225,32 +226,42 @@ def _dictionaries(t: Tables) -> None:
         t.add("d_items", *item)
 
 
-def _sql_value(x: Value) -> int | float | str | None:
-    return x.strftime("%Y-%m-%d %H:%M:%S") if isinstance(x, datetime) else x
+def _stored_rows(rows: list[tuple[Value, ...]]) -> list[tuple[int | float | str | None, ...]]:
+    """The rows as both files store them: times as `YYYY-MM-DD HH:MM:SS` text, the rest as it is (the CSV
+    writer then spells None as an empty cell and a float by its repr)."""
+    fmt = "%Y-%m-%d %H:%M:%S"
+    return [tuple(x.strftime(fmt) if isinstance(x, datetime) else x for x in row) for row in rows]
 
 
-def _cell(x: Value) -> str:
-    if x is None:
-        return ""
-    return repr(x) if isinstance(x, float) else str(_sql_value(x))
-
-
-def _write_csv(path: Path, table: str, rows: list[tuple[Value, ...]]) -> None:
+def _write_csv(path: Path, table: str, rows: list[tuple[int | float | str | None, ...]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(SCHEMA[table])
-        writer.writerows([_cell(x) for x in row] for row in rows)
+        writer.writerows(rows)
 
 
-def _write_sqlite(path: Path, t: Tables) -> None:
+def indexed_copy(db_path: Path) -> sqlite3.Connection:
+    """An in-memory copy of a built database with an index on each id column (the pack builders' lookups
+    per patient, admission or item; the shipped file stays as written)."""
+    source = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    con = sqlite3.connect(":memory:")
+    source.backup(con)
+    source.close()
+    for table, cols in SCHEMA.items():
+        for col in ("subject_id", "hadm_id", "icustay_id", "itemid"):
+            if col in cols:
+                con.execute(f"create index ix_{table}_{col} on {table} ({col})")
+    return con
+
+
+def _write_sqlite(path: Path, stored: dict[str, list[tuple[int | float | str | None, ...]]]) -> None:
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
     try:
         for table, columns in SCHEMA.items():
             con.execute(f"create table {table} ({', '.join(f'{c} {column_type(c)}' for c in columns)})")
             marks = ", ".join("?" for _ in columns)
-            rows = ([_sql_value(x) for x in row] for row in t.rows.get(table, []))
-            con.executemany(f"insert into {table} values ({marks})", rows)
+            con.executemany(f"insert into {table} values ({marks})", stored[table])
         con.commit()
     finally:
         con.close()

@@ -18,7 +18,7 @@ from scoring.items import compare
 from scoring.keys import ItemSetKey
 from scoring.score import Scalar
 from task_store.models import AnswerFormat, IndexedTask, Task
-from task_store.pack.ehr_db import SCHEMA, SQLITE_NAME
+from task_store.pack.ehr_db import SCHEMA, SQLITE_NAME, indexed_copy
 from task_store.pack.ehr_templates import REF, Ctx, Params, Template, solution
 from task_store.pack.ehr_templates_measures import MEASURE_TEMPLATES
 from task_store.pack.ehr_templates_orders import ORDER_TEMPLATES
@@ -70,14 +70,7 @@ def build_ehr_tasks(seed: int, db_path: Path) -> list[IndexedTask]:
 
 def _working_copy(db_path: Path) -> sqlite3.Connection:
     """An in-memory copy of the database with indexes and the scope tables the samplers use."""
-    source = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    con = sqlite3.connect(":memory:")
-    source.backup(con)
-    source.close()
-    for table, cols in SCHEMA.items():
-        for col in ("subject_id", "hadm_id", "icustay_id", "itemid"):
-            if col in cols:
-                con.execute(f"create index ix_{table}_{col} on {table} ({col})")
+    con = indexed_copy(db_path)
     con.executescript(_SCOPES)
     return con
 

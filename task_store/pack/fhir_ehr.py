@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from task_store.pack.ehr_db import REFERENCE_TIME
+from task_store.pack.ehr_db import REFERENCE_TIME, indexed_copy
 
 NOW = datetime(2023, 11, 13, 10, 15, tzinfo=UTC)
 SHIFT = NOW - REFERENCE_TIME.replace(tzinfo=UTC)
@@ -178,4 +178,5 @@ def _other_labs(con: sqlite3.Connection, patient: FhirPatient) -> list[dict[str,
 
 
 def load_database(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    """The EHR database, indexed in memory for the per-patient chart queries."""
+    return indexed_copy(path)
