@@ -27,7 +27,7 @@ from tools.catalog import list_datasets, shorten
 from tools.context import Call
 from tools.episodes import Caller
 from tools.readiness import GLANCE
-from tools.status import server_status
+from tools.status import backend_status
 from tools.toolset import TOOLS
 from trajectory.store import storable
 from trajectory.toolspecs import TOOL_SPECS_KEY, openai_specs
@@ -159,12 +159,13 @@ def _register_resources(mcp: MCPServer[AppState], handle: ServerHandle) -> None:
         return trajectory.model_dump_json(indent=2)
 
     @mcp.resource("medgym://status", name="status", mime_type="application/json")
-    def status_resource() -> str:
-        """Capacity and back-pressure: sandboxes running and free, warm pool, starts waiting, start latency."""
+    async def status_resource() -> str:
+        """Capacity and back-pressure: per node, sandboxes running and free and warm pool; starts waiting, latency."""
         if handle.state is None:
             raise ResourceError("the server is not running")
         state = handle.state
-        status = server_status(state.services.episodes.capacity, state.pool, state.services.catalog.progress.state)
+        status = await backend_status(state.backend, state.services.episodes.capacity, state.pool,
+                                      state.services.catalog.progress.state)
         return status.model_dump_json(indent=2)
 
     @mcp.prompt(title="Solve a medgym task")

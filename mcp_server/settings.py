@@ -41,6 +41,13 @@ class Settings(BaseModel):
     backend: Literal["docker", "ray"] = Field("docker", description="where sandboxes run: the Docker engine, or the "
                                                                      "Docker nodes of a Ray cluster (docs/SCALING.md)")
     ray_address: str = Field("auto", description="the Ray cluster's address (backend ray; 'auto': this machine's)")
+    ray_namespace: str = Field("medgym", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                               description="the Ray namespace of the server's node agents (backend ray)")
+    ray_resource: str = Field("medgym_sandbox", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                              description="the custom Ray resource of which each sandbox takes one unit (backend "
+                                          "ray; nodes offer it with `ray start --resources`)")
+    ray_placement_timeout_s: float = Field(30.0, gt=0, le=3600, description="how long a sandbox start waits for a "
+                                                                            "free slot on the Ray cluster")
     pool_size: int = Field(2, ge=0, le=32, description="warm sandboxes kept ready per kind (0: no pool)")
     pool_max: int = Field(8, ge=0, le=256, description="how far a kind's warm pool may grow while episodes start "
                                                         "faster than it refills (it shrinks back when idle)")
@@ -89,7 +96,9 @@ class Settings(BaseModel):
     def backend_config(self) -> BackendConfig:
         """The typed configuration of the sandbox backend (built by `.build(instance_id)`)."""
         if self.backend == "ray":
-            return RayBackendConfig(address=self.ray_address, pool_size=self.pool_size)
+            return RayBackendConfig(address=self.ray_address, namespace=self.ray_namespace, resource=self.ray_resource,
+                                    pool_size=self.pool_size, pool_max=self.pool_size and self.pool_max,
+                                    placement_timeout_s=self.ray_placement_timeout_s)
         return DockerBackendConfig(docker_host=self.docker_host)
 
     @field_validator("pack_seed", mode="before")

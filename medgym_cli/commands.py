@@ -225,12 +225,18 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     print(f"catalog: {data['catalog']}")
-    print(f"{'node':10} {'running':>8} {'free':>6} {'pool':>9} {'waiting':>8} {'starts/min':>11} {'p50 ms':>8} "
+    width = max([10, *(len(node["node"]) for node in data["nodes"])])
+    print(f"{'node':{width}} {'running':>8} {'free':>6} {'pool':>9} {'waiting':>8} {'starts/min':>11} {'p50 ms':>8} "
           f"{'p99 ms':>8}")
     for node in data["nodes"]:
-        print(f"{node['node']:10} {node['sandboxes_running']:8} {node['sandboxes_free']:6} "
+        if not node.get("reachable", True):
+            print(f"{node['node']:{width}} unreachable: {node.get('error') or 'no answer'}")
+            continue
+        print(f"{node['node']:{width}} {node['sandboxes_running']:8} {node['sandboxes_free']:6} "
               f"{node['pool_idle']:>4}/{node['pool_target']:<4} {node['starts_waiting']:8} "
               f"{node['starts_per_minute']:11} {node['start_p50_ms'] or '-':>8} {node['start_p99_ms'] or '-':>8}")
+    if len(data["nodes"]) > 1:
+        print("(waiting, starts/min and latencies are the server's, over all nodes)")
     return 0
 
 

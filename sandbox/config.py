@@ -38,6 +38,7 @@ class RayBackendConfig(BaseModel):
     namespace: str = Field("medgym", description="Ray namespace of the server's node agents")
     resource: str = Field("medgym_sandbox", description="the custom resource each sandbox takes one unit of")
     pool_size: int = Field(2, ge=0, le=32, description="warm sandboxes each node keeps per kind")
+    pool_max: int = Field(8, ge=0, le=256, description="how far a node's pool of a kind may grow with demand")
     placement_timeout_s: float = Field(30.0, gt=0, description="how long a start waits for a free sandbox slot")
 
     def build(self, instance_id: str) -> SandboxBackend:
@@ -45,7 +46,7 @@ class RayBackendConfig(BaseModel):
 
         return RayBackend(instance_id=instance_id, address=self.address, namespace=self.namespace,
                           resource=self.resource, pool_size=self.pool_size,
-                          placement_timeout_s=self.placement_timeout_s)
+                          pool_max=self.pool_max, placement_timeout_s=self.placement_timeout_s)
 
 
 BackendConfig = Annotated[DockerBackendConfig | RayBackendConfig, Field(discriminator="type")]

@@ -77,13 +77,22 @@ class NodeInfo:
     problem: str | None = None  # why the engine is unusable
 
 
+@dataclass(frozen=True)
+class AgentLoad:
+    """This server's sandboxes on a node and the node's warm pool, for `medgym://status`."""
+
+    running: int
+    pool_idle: int
+    pool_target: int
+
+
 class NodeAgent:
     """The sandboxes of one Ray node (a threaded Ray actor; see the module docstring)."""
 
-    def __init__(self, instance_id: str, pool_size: int, server: str):
+    def __init__(self, instance_id: str, pool_size: int, server: str, pool_max: int | None = None):
         self._backend = DockerBackend(instance_id)
         self._server = server
-        self._pool = WarmPool(self._start, pool_size)
+        self._pool = WarmPool(self._start, pool_size, max_size=pool_max)  # grows with demand, as on one host
         self._boxes: dict[str, DockerSandbox] = {}
         self._lock = threading.Lock()
 
@@ -115,6 +124,11 @@ class NodeAgent:
         with self._lock:
             self._boxes[box.sandbox_id] = box
         return box.sandbox_id, dict(box.info)
+
+    def load(self) -> AgentLoad:
+        idle, target = self._pool.stats()
+        with self._lock:
+            return AgentLoad(len(self._boxes), idle, target)
 
     def warm(self, spec: SandboxSpec) -> None:
         self._pool.warm(spec)

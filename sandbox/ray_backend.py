@@ -31,7 +31,7 @@ from sandbox.contract import ExecResult, ImageStatus, LabelPredicate, SandboxSpe
 from sandbox.docker_backend import READ_FILE_TIMEOUT_S, READY_TIMEOUT_S, REPLY_GRACE_S
 from sandbox.labels import owner_label
 from sandbox.pool import PoolKey, pool_key
-from sandbox.ray_agent import Failure, NodeAgent, NodeInfo
+from sandbox.ray_agent import AgentLoad, Failure, NodeAgent, NodeInfo
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +65,29 @@ class NodeReport:
     problem: str | None
 
 
+@dataclass(frozen=True)
+class NodeLoad:
+    """One sandbox node for `medgym://status`: its slots, this server's sandboxes and warm pool on it."""
+
+    node: str  # its label, "host (node id)"
+    slots: float
+    free: float  # free slots of the node's sandbox resource (all servers' placements count)
+    load: AgentLoad
+    problem: str | None = None  # why the node's figures are missing (its agent did not answer, it left)
+
+
 class RayBackend:
     """Starts sandboxes on a Ray cluster's Docker nodes (a `SandboxBackend`)."""
 
     def __init__(self, instance_id: str, address: str = "auto", namespace: str = "medgym",
-                 resource: str = RESOURCE, pool_size: int = 2, placement_timeout_s: float = 30.0):
+                 resource: str = RESOURCE, pool_size: int = 2, placement_timeout_s: float = 30.0,
+                 pool_max: int | None = None):
         self.instance_id = instance_id
         self.address = address
         self.namespace = namespace
         self.resource = resource
         self.pool_size = pool_size
+        self.pool_max = max(pool_size, pool_max if pool_max is not None else pool_size)
         self.placement_timeout_s = placement_timeout_s
         self._ray: Any = None
         self._agent_class: Any = None
@@ -134,7 +147,8 @@ class RayBackend:
 
                 options = {"num_cpus": 0, "max_concurrency": AGENT_THREADS, "max_restarts": 0,
                            "scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False)}
-                agent = self._agent_class.options(**options).remote(self.instance_id, self.pool_size, owner_label())
+                agent = self._agent_class.options(**options).remote(self.instance_id, self.pool_size, owner_label(),
+                                                                pool_max=self.pool_max)
                 agent.reap_orphans.remote()  # containers a dead agent of any server left on this node
                 for spec in self._kinds.values():
                     agent.warm.remote(spec)
@@ -229,6 +243,48 @@ class RayBackend:
         if not known:
             for agent in agents:
                 agent.warm.remote(spec)
+
+    # -- status ------------------------------------------------------------------------------
+    def node_loads(self, timeout_s: float = 2.0) -> list[NodeLoad]:
+        """Every sandbox node's load; agents are asked at once and one that is not back in `timeout_s`
+        (or died) is reported with a problem. Nodes without an agent yet are not woken (0 running, no pool)."""
+        nodes = self.nodes()
+        with self._lock:
+            agents = dict(self._agents)
+        refs = {n.node_id: agents[n.node_id].load.remote() for n in nodes if n.node_id in agents}
+        ready: set[Any] = set()
+        if refs:
+            ready = set(self.ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout_s)[0])
+        free = self._free_slots()
+        loads = [self._node_load(n, refs.get(n.node_id), ready, free.get(n.node_id)) for n in nodes]
+        gone = [self.label(node_id) for node_id in agents if node_id not in {n.node_id for n in nodes}]
+        return loads + [NodeLoad(label, 0.0, 0.0, AgentLoad(0, 0, 0), "the node left the Ray cluster")
+                        for label in gone]
+
+    def _node_load(self, node: Node, ref: Any, ready: set[Any], free: float | None) -> NodeLoad:
+        load, problem = AgentLoad(0, 0, 0), None
+        if ref is not None and ref not in ready:
+            problem = "its medgym agent did not answer in time"
+        elif ref is not None:
+            try:
+                load = cast(AgentLoad, self.ray.get(ref, timeout=0))
+            except Exception as exc:  # the agent died (a later start gets a new one)
+                if isinstance(exc, self.ray.exceptions.RayActorError):
+                    self._forget(node.node_id)
+                problem = f"its medgym agent failed: {_first_line(exc)}"
+        return NodeLoad(node.label, node.slots, max(0.0, node.slots - load.running) if free is None else free,
+                        load, problem)
+
+    def _free_slots(self) -> dict[str, float]:
+        """Free slots per node id, from Ray's resource accounting (empty when it cannot be read)."""
+        try:
+            from ray._private import state  # `available_resources_per_node` is a Ray DeveloperAPI
+
+            per_node: Any = state.available_resources_per_node
+            return {str(node_id): float(resources.get(self.resource, 0)) for node_id, resources in per_node().items()}
+        except Exception as exc:
+            log.debug("reading free sandbox slots per node: %s", exc)
+            return {}
 
     # -- reaping -----------------------------------------------------------------------------
     def _each_node(self, what: str, call: Any, timeout_s: float = 120.0) -> list[Any]:
