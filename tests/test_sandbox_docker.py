@@ -114,6 +114,14 @@ def test_scientific_stack_is_installed(sandbox: DockerSandbox) -> None:
     assert _run(sandbox, code, timeout=60).stdout == "ok\n"
 
 
+def test_each_run_has_fresh_random_state(sandbox: DockerSandbox) -> None:
+    """As `python script.py` would: neither `random` nor numpy's global generator (numpy is preloaded by
+    the runner, whose forked children would share its state) repeats its sequence from run to run."""
+    code = "import random, numpy\nprint(random.random(), numpy.random.rand())"
+    draws = [_run(sandbox, code).stdout.split() for _ in range(3)]
+    assert len({d[0] for d in draws}) == 3 and len({d[1] for d in draws}) == 3, draws
+
+
 def test_forked_children_do_not_break_the_next_run(sandbox: DockerSandbox) -> None:
     code = (
         "import os, time\n"

@@ -71,21 +71,55 @@ def _preload(names):
     return loaded, failed
 
 
+class _EventCounter:
+    """One counter of a cgroup events file (v2 or v1 path, the first that opens), read with pread on a
+    descriptor the runner keeps open: a re-read costs one system call, not an open, read and close.
+    (Forked children close it with every descriptor above 4.)"""
+
+    def __init__(self, candidates):
+        self.fd, self.key = None, None
+        for path, key in candidates:
+            try:
+                self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            self.key = key.encode("ascii")
+            return
+
+    def read(self):
+        """The counter's value now, or None when unreadable."""
+        if self.fd is None:
+            return None
+        try:
+            data = os.pread(self.fd, 8192, 0)
+        except OSError:
+            return None
+        for line in data.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == self.key:
+                try:
+                    return int(parts[1])
+                except ValueError:
+                    return None
+        return None
+
+
+_COUNTERS = {}  # name -> _EventCounter, opened on first use
+
+
+def _counter(name):
+    if name not in _COUNTERS:
+        _COUNTERS[name] = _EventCounter({
+            "oom_kill": (("/sys/fs/cgroup/memory.events", "oom_kill"),
+                         ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill")),
+            "pids_max": (("/sys/fs/cgroup/pids.events", "max"), ("/sys/fs/cgroup/pids/pids.events", "max")),
+        }[name])
+    return _COUNTERS[name].read()
+
+
 def _oom_kills():
     """The container cgroup's OOM-kill counter (v1 or v2), or None when unreadable."""
-    for path, key in (
-        ("/sys/fs/cgroup/memory.events", "oom_kill"),
-        ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
-    ):
-        try:
-            with open(path) as f:
-                for line in f:
-                    parts = line.split()
-                    if len(parts) == 2 and parts[0] == key:
-                        return int(parts[1])
-        except (OSError, ValueError):
-            continue
-    return None
+    return _counter("oom_kill")
 
 
 def _set_dumpable(flag, _libc=[]):  # noqa: B006 - the C library, loaded once (children inherit it)
@@ -103,16 +137,7 @@ def _set_dumpable(flag, _libc=[]):  # noqa: B006 - the C library, loaded once (c
 
 def _pids_max_events():
     """How often the container hit its process limit (cgroup v1 or v2), or None when unreadable."""
-    for path in ("/sys/fs/cgroup/pids.events", "/sys/fs/cgroup/pids/pids.events"):
-        try:
-            with open(path) as f:
-                for line in f:
-                    parts = line.split()
-                    if len(parts) == 2 and parts[0] == "max":
-                        return int(parts[1])
-        except (OSError, ValueError):
-            continue
-    return None
+    return _counter("pids_max")
 
 
 def _full_filesystems(paths=("/workspace", "/tmp", "/dev/shm")):
@@ -306,6 +331,7 @@ def _child(code_r, status_w, out_w, err_w, signals):
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
         _warm()
+        _reseed()
         times[0], times[3] = time.monotonic(), _faults()  # set up: from here on the spare waits for its code
         request = _read_all(3)
         os.close(3)
@@ -342,6 +368,17 @@ def _warm():
         sys.stdout.flush()
     except Exception:
         pass
+
+
+def _reseed():
+    """Fresh random state, as a new interpreter has: `os.fork` reseeds `random`, but numpy's global
+    generator (seeded when the runner preloaded numpy) would repeat its sequence in every run."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        try:
+            numpy.random.seed()
+        except Exception:
+            pass
 
 
 def _read_all(fd):
@@ -433,6 +470,7 @@ class Runner:
         self.counter = 0
         self.last_child = None  # (pid, pidfd) of the last run's child, killed, reaped by `after_reply`
         self.busy_ms = 0.0  # how long the next request may have waited for `after_reply` (diagnostics)
+        self.after_ms = {}  # where `after_reply` spent its time, reported with the next reply (diagnostics)
         self.counters = None  # (OOM kills, process-limit hits) of the container, read while idle
         self.spare = Spare(signals)
 
@@ -475,6 +513,7 @@ class Runner:
                             oom_before, pids_before)
         reply["timings"] = _timings(outcome, start, received, start + duration)
         reply["timings"]["busy_ms"], self.busy_ms = self.busy_ms, 0.0
+        reply["timings"].update(self.after_ms)
         return reply
 
     def _reply(self, request, outcome, out, err, duration, oom_before, pids_before):
@@ -509,15 +548,20 @@ class Runner:
         """Off the critical path: fork the next spare (its set-up overlaps what follows), then wait
         until every process of the last run is gone (killed already; this reaps them)."""
         last, self.last_child = self.last_child, None
+        began = time.monotonic()
         if self.spare is None:
             try:
                 self.spare = Spare(self.signals)
             except OSError:  # the dying processes still hold the process limit: after `settle`
                 pass
+        forked = time.monotonic()
         settle(keep=self.spare.pid if self.spare else None, last_child=last)
+        settled = time.monotonic()
         if self.spare is None:
             self.spare = Spare(self.signals)
         self.counters = _counters()  # nothing runs until the next request: the next run's starting values
+        self.after_ms = {"after_fork_ms": _ms(forked - began), "after_settle_ms": _ms(settled - forked),
+                         "after_counters_ms": _ms(time.monotonic() - settled)}
 
     def note_busy(self, since):
         """If the next request already waits, it waited (at most) this long for `after_reply`: its
