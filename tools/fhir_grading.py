@@ -16,12 +16,9 @@ from typing import Any
 import anyio.to_thread
 
 from medgym.errors import (
-    AnswerFormatError,
-    ClientError,
     SandboxError,
     ServiceError,
     TaskNotScorableError,
-    VerifierError,
 )
 from scoring.fhir_chart import Chart, ChartIndex
 from scoring.fhir_key import FhirTaskKey
@@ -31,11 +28,9 @@ from task_store.fhir_seed import read_resources, seed_sources, signature
 from tools.context import Call
 from tools.episodes import Episode
 from tools.fhir_episodes import missing_ehr
+from tools.verdicts import NOT_COUNTED, guarded
 
 log = logging.getLogger(__name__)
-
-NOT_COUNTED = " (this submission was not counted as an attempt)"
-
 
 @functools.lru_cache(maxsize=4)
 def _index(sources: tuple[Path, ...], version: str) -> ChartIndex:
@@ -80,16 +75,5 @@ async def grade_fhir(call: Call, episode: Episode, key: FhirTaskKey, answer: Ans
 
 
 def score(task_id: str, key: FhirTaskKey, chart: Chart, answer: AnswerValue, writes: list[dict[str, Any]]) -> Score:
-    """`score_fhir` with submit_answer's error rules: a bad format is not counted, a crash is medgym's."""
-    try:
-        return score_fhir(key, chart, answer, writes)
-    except AnswerFormatError as exc:
-        raise AnswerFormatError(f"{exc}{NOT_COUNTED}") from None
-    except TaskNotScorableError as exc:
-        raise TaskNotScorableError(f"this task cannot be scored here: {exc}") from None
-    except ClientError:
-        raise
-    except Exception as exc:  # a verifier crash is an error, never a wrong answer
-        log.error("FHIR verifier crashed on %s: %s", task_id, type(exc).__name__)
-        raise VerifierError("the verifier failed on this submission (a medgym bug, not a wrong answer); "
-                            "it was not counted as an attempt") from None
+    """`score_fhir` with submit_answer's error rules (`tools.verdicts`)."""
+    return guarded(task_id, "the FHIR verifier", lambda: score_fhir(key, chart, answer, writes))

@@ -17,6 +17,7 @@ from scoring.score import AnswerValue, Score
 from tools.context import Call
 from tools.episodes import Episode
 from tools.predictions import grade_predictions
+from tools.verdicts import NOT_COUNTED
 
 GRADED_KINDS: frozenset[str] = frozenset({"predictions", "fhir"}) | CODE_KEY_KINDS
 
@@ -46,7 +47,7 @@ async def _grade_code(call: Call, episode: Episode, task_id: str, key: FunctionO
     try:
         return await grader.grade(episode.episode_id, task_id, key, answer)
     except AnswerFormatError as exc:
-        raise AnswerFormatError(f"{exc} (this submission was not counted as an attempt)") from None
+        raise AnswerFormatError(f"{exc}{NOT_COUNTED}") from None
 
 
 async def check_form(call: Call, episode: Episode, task_id: str, key: AnswerKey, answer: AnswerValue) -> None:

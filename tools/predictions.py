@@ -15,12 +15,10 @@ import anyio.to_thread
 
 from medgym.errors import (
     AnswerFormatError,
-    ClientError,
     SandboxError,
     SandboxFileError,
     SandboxLostError,
     TaskNotScorableError,
-    VerifierError,
 )
 from scoring.prediction_keys import PredictionsKey
 from scoring.predictions import LabelSet, check_form, score_predictions
@@ -28,12 +26,12 @@ from scoring.score import AnswerValue, Score
 from task_store.prediction_labels import load_labels
 from tools.context import Call
 from tools.episodes import Episode
+from tools.verdicts import NOT_COUNTED, guarded
 
 log = logging.getLogger(__name__)
 
 MAX_PREDICTIONS_BYTES = 20 * 1024 * 1024
 WORKSPACE = PurePosixPath("/workspace")
-NOT_COUNTED = " (this submission was not counted as an attempt)"
 _NAME_FORM = 'the name of your predictions file in /workspace, e.g. "predictions.csv"'
 
 
@@ -111,15 +109,4 @@ def _unreadable(exc: SandboxFileError, path: str) -> str:
 
 
 def _score(task_id: str, key: PredictionsKey, labels: LabelSet, data: bytes) -> Score:
-    try:
-        return score_predictions(key, labels, data)
-    except AnswerFormatError as exc:
-        raise AnswerFormatError(f"{exc}{NOT_COUNTED}") from None
-    except TaskNotScorableError as exc:
-        raise TaskNotScorableError(f"this task cannot be scored here: {exc}") from None
-    except ClientError:
-        raise
-    except Exception as exc:  # a scorer crash is an error, never a wrong answer
-        log.error("predictions scorer crashed on %s: %s", task_id, type(exc).__name__)
-        raise VerifierError("the predictions scorer failed on this submission (a medgym bug, not a wrong "
-                            "answer); it was not counted as an attempt") from None
+    return guarded(task_id, "the predictions scorer", lambda: score_predictions(key, labels, data))

@@ -13,11 +13,9 @@ from pydantic import Field
 
 from medgym.errors import (
     AnswerFormatError,
-    ClientError,
     InvalidArgumentError,
     QuotaError,
     TaskNotScorableError,
-    VerifierError,
 )
 from scoring.forms import check_form
 from scoring.keys import AnswerKey
@@ -29,10 +27,10 @@ from tools.context import Call
 from tools.episodes import Episode, TaskHistory
 from tools.params import EpisodeId, TaskId
 from tools.results import DatasetProgress, Progress, ResetResult, SubmitResult
+from tools.verdicts import NOT_COUNTED, guarded
 
 log = logging.getLogger(__name__)
 
-NOT_COUNTED = " (this submission was not counted as an attempt)"
 MAX_ANSWER_CHARS = 1_000_000  # checked before any parsing, so no answer can cost much CPU
 MAX_FORMAT_ERRORS = 50  # malformed submissions an episode may make (they are not attempts)
 
@@ -123,20 +121,7 @@ def answer_value(answer: object) -> AnswerValue:
 
 
 def _score(task_id: str, key: AnswerKey, answer: AnswerValue) -> Score:
-    try:
-        return verify(key, answer)
-    except AnswerFormatError as exc:
-        raise AnswerFormatError(f"{exc}{NOT_COUNTED}") from None
-    except TaskNotScorableError as exc:
-        raise TaskNotScorableError(f"this task cannot be scored here: {exc}") from None
-    except ClientError:
-        raise
-    except Exception as exc:  # a verifier crash is an error, never a wrong answer
-        log.error("verifier crashed on %s: %s", task_id, type(exc).__name__)
-        raise VerifierError(
-            "the verifier failed on this submission (a medgym bug, not a wrong answer); "
-            "it was not counted as an attempt"
-        ) from None
+    return guarded(task_id, "the verifier", lambda: verify(key, answer))
 
 
 async def reset_task(call: Call, task_id: TaskId, episode_id: EpisodeId = None) -> ResetResult:
