@@ -28,6 +28,7 @@ from medgym import stages
 from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
 from sandbox import scripts
 from sandbox.channel import OnWait, RunnerChannel
+from sandbox.containers import remove_container, why_stopped
 from sandbox.contract import (
     FILE_PROBLEMS,
     ExecResult,
@@ -179,23 +180,14 @@ class DockerSandbox:
             return False
 
     def _why_stopped(self) -> str:
-        try:
-            state = self._client.api.inspect_container(self._id)["State"]
-        except Exception:
-            return " (the container no longer exists)"
-        if state.get("OOMKilled"):
-            return " (the container was killed for exceeding its memory limit)"
-        return f" (container status: {state.get('Status')}, exit code {state.get('ExitCode')})"
+        return why_stopped(self._client, self._id)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         self._channel.close()
-        try:
-            self._client.api.remove_container(self._id, force=True)
-        except Exception as exc:  # already gone, or the engine is down: the reaper retries later
-            log.debug("removing sandbox %s: %s", self.sandbox_id, exc)
+        remove_container(self._client, self._id)
 
 
 class DockerBackend:
@@ -273,10 +265,7 @@ class DockerBackend:
         return str(created["Id"])
 
     def _remove(self, container_id: str) -> None:
-        try:
-            self.client.api.remove_container(container_id, force=True)
-        except Exception as exc:
-            log.debug("removing %s: %s", container_id[:12], exc)
+        remove_container(self.client, container_id)
 
     def managed_containers(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.client.api.containers(all=True, filters={"label": f"{MANAGED}=1"})

@@ -26,6 +26,7 @@ from typing import Any
 
 from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
 from sandbox.channel import RunnerChannel
+from sandbox.containers import remove_container, why_stopped
 from sandbox.fhir_image import FHIR_IMAGE, build_fhir_image, fhir_image_status
 from sandbox.labels import MANAGED, OWNER, is_orphan, owner_label
 
@@ -130,13 +131,7 @@ class FhirServer:
         return sandbox_network_kwargs(self.network)
 
     def _why_stopped(self) -> str:
-        try:
-            state = self._client.api.inspect_container(self._id)["State"]
-        except Exception:
-            return " (the container no longer exists)"
-        if state.get("OOMKilled"):
-            return " (the container was killed for exceeding its memory limit)"
-        return f" (container status: {state.get('Status')}, exit code {state.get('ExitCode')})"
+        return why_stopped(self._client, self._id)
 
     def close(self) -> None:
         """Remove the container and the network (disconnecting anything still attached). Idempotent."""
@@ -144,7 +139,7 @@ class FhirServer:
             return
         self._closed = True
         self._channel.close()
-        _remove_container(self._client, self._id)
+        remove_container(self._client, self._id)
         remove_network(self._client, self.network.name)
 
 
@@ -226,12 +221,12 @@ def _start_container(client: Any, network: EpisodeNetwork, episode_id: str, conf
         client.api.start(container_id)
         ready = channel.receive(READY_TIMEOUT_S)
     except Exception as exc:
-        _remove_container(client, container_id)
+        remove_container(client, container_id)
         if isinstance(exc, SandboxError):
             raise
         raise SandboxUnavailableError(f"could not start the FHIR server: {exc}") from exc
     if ready.get("event") != "ready":
-        _remove_container(client, container_id)
+        remove_container(client, container_id)
         raise SandboxUnavailableError(f"the FHIR server did not start: {ready}")
     if seed is not None:
         ready["seed"] = f"{SEED_DIR}/{seed.name}"
@@ -275,13 +270,6 @@ def fhir_host_config_args(network: EpisodeNetwork, config: FhirConfig, binds: di
         "auto_remove": True,  # the server exits at EOF on stdin (medgym gone) and the container goes
         "binds": binds,
     }
-
-
-def _remove_container(client: Any, container_id: str) -> None:
-    try:
-        client.api.remove_container(container_id, force=True)
-    except Exception as exc:  # already gone (auto_remove), or the engine is down: the reaper retries
-        log.debug("removing FHIR server %s: %s", container_id[:12], exc)
 
 
 def remove_network(client: Any, name: str, attempts: int = 10) -> bool:

@@ -29,6 +29,7 @@ from medgym.errors import (
     SandboxTimeoutError,
     SandboxUnavailableError,
 )
+from sandbox.containers import remove_container
 from sandbox.contract import ExecResult, ImageStatus, SandboxSpec
 from sandbox.docker_backend import DockerBackend, DockerSandbox
 from sandbox.labels import INSTANCE
@@ -179,12 +180,7 @@ class NodeAgent:
         return len(held) + sum(self._remove(i) for i in container_ids if i[:12] not in {b.sandbox_id for b in held})
 
     def _remove(self, container_id: str) -> int:
-        try:
-            self._backend.client.api.remove_container(container_id, force=True)
-        except Exception as exc:  # already gone
-            log.debug("removing %s: %s", container_id[:12], exc)
-            return 0
-        return 1
+        return int(remove_container(self._backend.client, container_id))
 
     def reap_orphans(self) -> int | Failure:
         """Remove the containers on this node whose owner (an agent process of this host) is gone."""
