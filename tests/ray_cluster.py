@@ -1,7 +1,9 @@
 """A two-node Ray cluster on this machine, each node with its own Docker engine (for the Ray backend's tests).
 
 - engine 1: the machine's Docker engine; engine 2: a second `dockerd` with its own socket, data root,
-  exec root, pidfile and cgroup parent, no bridge and no iptables rules (sandboxes have no network);
+  exec root, pidfile and cgroup parent, no bridge and no iptables rules (sandboxes have no network), in a
+  network namespace of its own (a dockerd started with `--bridge none` deletes the host's docker0, which
+  would break the first engine's default network);
   the sandbox image is copied into it with `docker save | docker load` when it lacks it. Its data root
   is kept between runs (under /var/lib/medgym-test-node2, locked while in use) so the copy is made once.
 - the head node (slots on engine 1) and a second node started with `DOCKER_HOST` set to engine 2: Ray
@@ -122,6 +124,9 @@ class RayCluster:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+HOST_BRIDGE = Path("/sys/class/net/docker0")  # the first engine's default network
+
+
 def start_engine2(image: str) -> Engine:
     """The second Docker engine, with the sandbox image (copied from the default engine when missing)."""
     NODE2_ROOT.mkdir(parents=True, exist_ok=True)
@@ -130,11 +135,13 @@ def start_engine2(image: str) -> Engine:
     for pid in _holding(NODE2_ROOT / "data"):  # a containerd an interrupted session left holding its database
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    had_bridge = HOST_BRIDGE.exists()
     run = Path(tempfile.mkdtemp(prefix="mg-node2-", dir="/run"))
     sock = f"unix://{run}/docker.sock"
     log = (NODE2_ROOT / "dockerd.log").open("wb")
     process = subprocess.Popen(
-        ["dockerd", "--host", sock, "--data-root", str(NODE2_ROOT / "data"), "--exec-root", str(run / "exec"),
+        ["unshare", "--net", "--",  # a network namespace of its own: a dockerd without a bridge deletes docker0
+         "dockerd", "--host", sock, "--data-root", str(NODE2_ROOT / "data"), "--exec-root", str(run / "exec"),
          "--pidfile", str(run / "docker.pid"), "--bridge", "none", "--iptables=false", "--ip6tables=false",
          "--ip-masq=false", "--cgroup-parent", "medgym-test-node2", "--log-level", "warn"],
         stdout=log, stderr=log, start_new_session=True)
@@ -146,6 +153,9 @@ def start_engine2(image: str) -> Engine:
             raise RuntimeError(f"the second dockerd did not start; see {NODE2_ROOT / 'dockerd.log'}")
         time.sleep(0.5)
     _copy_image(engine, image)
+    if had_bridge and not HOST_BRIDGE.exists():
+        stop_engine(engine)
+        raise RuntimeError("starting the second dockerd removed the first engine's docker0 bridge")
     return engine
 
 
