@@ -22,13 +22,15 @@ from typing import Any
 from openenv.core.env_server.mcp_types import CallToolAction
 from openenv.core.mcp_client import MCPToolClient
 
+from medgym.errors import EpisodeError
+
 
 class MedgymEnv(MCPToolClient):
     """OpenEnv client of `python -m evaluation.envs.openenv_env` (reset, step, list_tools, call_tool)."""
 
 
-class EpisodeOver(RuntimeError):
-    """The episode has ended; call reset for the next one."""
+class EpisodeOver(EpisodeError):
+    """The episode has ended; call reset for the next one (a finished episode, in medgym's error tree)."""
 
 
 def check_methods(cls: type, tools: list[Any]) -> None:
