@@ -353,7 +353,7 @@ async def test_openenv_concurrent_sessions_are_isolated(openenv_url: str, medgym
 
 def test_openenv_sync_client_and_trl_adapter(openenv_url: str, medgym: Medgym) -> None:
     """The class given to TRL's `environment_factory` (TRL itself is not run: it needs a model)."""
-    from evaluation.envs.openenv_client import trl_environment
+    from evaluation.envs.openenv_client import EpisodeOver, trl_environment
 
     task_id = medgym.sample(1)[0]
     started = time.time()
@@ -367,7 +367,7 @@ def test_openenv_sync_client_and_trl_adapter(openenv_url: str, medgym: Medgym) -
         ran = json.loads(env.run_code(medgym.store.reference_solution(task_id), timeout_s=120))
         verdict = json.loads(env.submit_answer(json.loads(ran["stdout"].strip().splitlines()[-1])))
         assert verdict["correct"] and env.reward == 1.0 and env.done
-        with pytest.raises(RuntimeError, match="over"):
+        with pytest.raises(EpisodeOver, match="over"):
             env.run_code("print(1)")
         episodes = [str(e.client.state().episode_id) for e in envs]
         for other in envs[1:]:

@@ -29,8 +29,9 @@ class MedgymEnv(MCPToolClient):
     """OpenEnv client of `python -m evaluation.envs.openenv_env` (reset, step, list_tools, call_tool)."""
 
 
-class EpisodeOver(EpisodeError):
-    """The episode has ended; call reset for the next one (a finished episode, in medgym's error tree)."""
+class EpisodeOver(EpisodeError, RuntimeError):
+    """The episode has ended; call reset for the next one (a finished episode in medgym's error tree,
+    and a RuntimeError as it was before it joined the tree)."""
 
 
 def check_methods(cls: type, tools: list[Any]) -> None:
