@@ -3,19 +3,23 @@ note and, with `MEDGYM_LABELS=audited`, the corrected key; per N-PowerAI task ty
 its labels follow (stated in the task's instructions).
 
 Built once per data directory when the catalog loads (about a second per thousand records) and
-kept in memory; findings quote labels, so they never leave the server.
+kept in memory (a process that loads the same unchanged files again reuses it); findings quote
+labels, so they never leave the server.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from scoring.keys import AnswerKey
 from task_store.audit import AuditFinding, AuditReport, audited_key, public_note, run_audit
-from task_store.loader import discover
+from task_store.audit.run import DATASETS
+from task_store.index import signature
+from task_store.loader import TaskFile, discover
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +47,35 @@ class AuditIndex:
         return self.conventions.get(category) if dataset == "npowerai" else None
 
 
+_MEMO: dict[tuple[str, tuple[tuple[str, str], ...]], AuditReport] = {}
+_MEMO_LOCK = threading.Lock()
+_MEMO_SIZE = 4
+
+
+def _audited(directory: Path, files: list[TaskFile]) -> AuditReport:
+    """`run_audit` of a directory, remembered in this process while its audited task files and the side
+    files beside them are unchanged (their index signatures): a process that builds several servers over
+    the same data, such as a test session, audits it once."""
+    key = (str(directory.resolve()), tuple(sorted((str(f.path), signature(f)) for f in files)))
+    with _MEMO_LOCK:
+        report = _MEMO.get(key)
+    if report is None:
+        report = run_audit(directory)
+        with _MEMO_LOCK:
+            while len(_MEMO) >= _MEMO_SIZE:
+                del _MEMO[next(iter(_MEMO))]
+            _MEMO[key] = report
+    return report
+
+
 def build_audit(directories: list[Path], labels: Labels) -> AuditIndex:
     """Audit the MedCalcBench and N-PowerAI labels found in these data directories."""
     index = AuditIndex(labels=labels)
     for directory in directories:
-        if not any(f.dataset in ("medcalcbench", "npowerai") for f in discover(directory)):
+        files = [f for f in discover(directory) if f.dataset in DATASETS]
+        if not files:
             continue
-        report: AuditReport = run_audit(directory)
+        report = _audited(directory, files)
         index.findings.update({f.task_id: f for f in report.findings})
         index.conventions.update({c.task_type: c.sentence for c in report.conventions})
         log.info("label audit of %s: %d findings", directory.name, len(report.findings))

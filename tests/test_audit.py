@@ -411,3 +411,22 @@ def test_agent_notes_never_carry_labels_or_values(shared_report: AuditReport) ->
     sentence = convention_sentence(shared_report, "Paired t-test")
     assert sentence is not None and "42" not in sentence and "53" not in sentence
     assert convention_sentence(shared_report, "no such type") is None
+
+
+# ------------------------------------------------------------------ the server's audit index
+
+
+def test_a_process_audits_unchanged_files_once(shared_dir: Path, tmp_path: Path) -> None:
+    """Servers built again over the same files reuse the audit; a changed file is audited again."""
+    from task_store.audit_index import build_audit
+
+    data = tmp_path / "data" / "medcalcbench"
+    data.mkdir(parents=True)
+    lines = (shared_dir / "medcalcbench" / "test_tasks.jsonl").read_text().splitlines()[:5]
+    (data / "test_tasks.jsonl").write_text("\n".join(lines) + "\n")
+    first = build_audit([tmp_path / "data"], "official")
+    again = build_audit([tmp_path / "data"], "audited")
+    assert len(first.findings) == 5 and again.labels == "audited"
+    assert all(again.findings[k] is first.findings[k] for k in first.findings)  # not recomputed
+    (data / "test_tasks.jsonl").write_text("\n".join(lines[:3]) + "\n")
+    assert len(build_audit([tmp_path / "data"], "official").findings) == 3
