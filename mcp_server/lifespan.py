@@ -108,16 +108,19 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
 
 async def _start_up(settings: Settings, catalog: Catalog, backend: SandboxBackend, pool: WarmPool,
                     sandboxes: SandboxProvider, recorder: Recorder) -> None:
-    """In the background: load the catalog while orphans are reaped, then warm the pool and note the image."""
+    """In the background, at once: note the image (the episodes the catalog lets start name it in their
+    records), reap orphans and load the catalog; then warm the pool."""
     engine: list[bool] = []
 
     async def reap() -> None:
         engine.append(await anyio.to_thread.run_sync(reap_orphans, backend, abandon_on_cancel=True))
-        if engine[0]:  # while the catalog loads: the episodes it lets start name their image
-            image_id = await anyio.to_thread.run_sync(_image_id, backend, settings.image, abandon_on_cancel=True)
-            recorder.provenance = recorder.provenance.model_copy(update={"image_id": image_id})
+
+    async def note_image() -> None:  # not after the reap: removing many orphans can take seconds
+        image_id = await anyio.to_thread.run_sync(_image_id, backend, settings.image, abandon_on_cancel=True)
+        recorder.provenance = recorder.provenance.model_copy(update={"image_id": image_id})
 
     async with anyio.create_task_group() as group:
+        group.start_soon(note_image)
         group.start_soon(reap)
         await anyio.to_thread.run_sync(load_catalog, settings, catalog, abandon_on_cancel=True)
     if not engine or not engine[0] or not catalog.ready:

@@ -301,3 +301,17 @@ def test_report_is_self_contained_with_one_bar_per_run_and_dataset(run_dir: Path
     assert "&lt;script&gt;alert(1)&lt;/script&gt; (m&amp;m)" in page and "openai (gpt-test)" in page
     assert "lab &lt;values&gt; &amp; ratios" in page and "<details>" in page
     assert page.count('class="swatch"') == 2
+
+
+def test_an_episode_opened_before_the_image_was_known_records_it_at_its_end(tmp_path: Path) -> None:
+    """The server looks its image up in the background; an episode that started meanwhile still names it."""
+    from trajectory.recorder import Recorder
+
+    store = RecordStore(tmp_path / "medgym.sqlite")
+    recorder = Recorder(store, Provenance(medgym_version="0", image="medgym-sandbox:0", max_attempts=1))
+    recorder.opened("e1", "medgym_calc/test/a", None, "medcalc_range")
+    recorder.provenance = recorder.provenance.model_copy(update={"image_id": "sha256:abc"})
+    recorder.ended("e1", "final_submission", True, 1, 1)
+    (episode,) = list(store.episodes())
+    assert episode.provenance.image_id == "sha256:abc" and episode.provenance.verifier == "medcalc_range"
+    store.close()

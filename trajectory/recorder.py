@@ -69,10 +69,13 @@ class Recorder:
             "correct" if solved else "error" if failed and attempts_used == 0
             else "incorrect" if attempts_used else "unsubmitted"
         )
-        final = record.model_copy(update={
+        update: dict[str, object] = {
             "ended_at": time.time(), "end_reason": reason, "outcome": outcome, "attempts_used": attempts_used,
             "used_reference_solution": used_reference,
-        })
+        }
+        if record.provenance.image_id is None and self.provenance.image_id is not None:  # looked up meanwhile
+            update["provenance"] = record.provenance.model_copy(update={"image_id": self.provenance.image_id})
+        final = record.model_copy(update=update)
         with self._lock:
             self._final[episode_id] = final
             while len(self._final) > 1000:
