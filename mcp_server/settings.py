@@ -38,6 +38,9 @@ class Settings(BaseModel):
                                                  "never for benchmarking) or an integer")
     image: str = Field(f"medgym-sandbox:{__version__}", description="sandbox image")
     docker_host: str | None = Field(None, description="Docker engine address (default: DOCKER_HOST or the socket)")
+    runner_channel: Literal["auto", "attach"] = Field(
+        "auto", description="how the server talks to a sandbox's runner: 'auto', a unix socket when the Docker "
+                            "engine is on this machine (else the attach stream), or always 'attach'")
     backend: Literal["docker", "ray"] = Field("docker", description="where sandboxes run: the Docker engine, or the "
                                                                      "Docker nodes of a Ray cluster (docs/SCALING.md)")
     ray_address: str = Field("auto", description="the Ray cluster's address (backend ray; 'auto': this machine's)")
@@ -99,7 +102,7 @@ class Settings(BaseModel):
             return RayBackendConfig(address=self.ray_address, namespace=self.ray_namespace, resource=self.ray_resource,
                                     pool_size=self.pool_size, pool_max=self.pool_size and self.pool_max,
                                     placement_timeout_s=self.ray_placement_timeout_s)
-        return DockerBackendConfig(docker_host=self.docker_host)
+        return DockerBackendConfig(docker_host=self.docker_host, runner_channel=self.runner_channel)
 
     @field_validator("pack_seed", mode="before")
     @classmethod

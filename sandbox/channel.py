@@ -1,8 +1,10 @@
-"""The server's end of the runner protocol, over a container's attach stream.
+"""The server's end of the runner protocol: over a unix socket the runner connected to, or over a
+container's attach stream.
 
-Docker multiplexes the container's stdout and stderr on the attach socket as frames
-(8-byte header: stream type, 3 zero bytes, big-endian payload length). The runner's protocol
-messages are JSON lines on stdout; whatever it writes to stderr is logged.
+The runner's protocol messages are JSON lines. On a unix socket (`framed=False`) they are the
+bytes themselves. On the attach stream Docker multiplexes the container's stdout and stderr as
+frames (8-byte header: stream type, 3 zero bytes, big-endian payload length): the messages are
+on stdout, and whatever the runner writes to stderr is logged.
 
 Two ways to make a request, over the same socket and buffers: `request` blocks (for threads: a
 sandbox starting, the warm pool's liveness ping, `medgym certify`), `request_async` runs on the
@@ -38,9 +40,10 @@ _READ_SIZE = 1 << 16
 class RunnerChannel:
     """Send JSON requests to the runner and read its JSON replies, one at a time."""
 
-    def __init__(self, sock: socket.socket, name: str):
+    def __init__(self, sock: socket.socket, name: str, framed: bool = True):
         self._sock = sock
         self._name = name
+        self._framed = framed  # Docker's attach framing, or plain bytes (a unix socket)
         self._buffer = bytearray()  # raw bytes from the socket, not yet parsed into frames
         self._stdout = bytearray()  # the runner's stdout, not yet split into lines
         self._lock = threading.Lock()
@@ -152,7 +155,10 @@ class RunnerChannel:
     def _take(self, chunk: bytes) -> None:
         if not chunk:
             raise self._lost("the runner exited or the container stopped")
-        self._buffer += chunk
+        if self._framed:
+            self._buffer += chunk
+        else:
+            self._stdout += chunk
 
     def _next_message(self) -> dict[str, Any] | None:
         """The next complete JSON line of the runner's stdout, parsing whatever frames are buffered."""

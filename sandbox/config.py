@@ -21,11 +21,14 @@ class DockerBackendConfig(BaseModel):
 
     type: Literal["docker"] = "docker"
     docker_host: str | None = Field(None, description="Docker engine address (default: DOCKER_HOST or the socket)")
+    runner_channel: Literal["auto", "attach"] = Field(
+        "auto", description="'auto': a unix socket to each runner when the engine is local; 'attach': the attach "
+                            "stream")
 
     def build(self, instance_id: str) -> SandboxBackend:
         from sandbox.docker_backend import DockerBackend
 
-        return DockerBackend(instance_id=instance_id, docker_host=self.docker_host)
+        return DockerBackend(instance_id=instance_id, docker_host=self.docker_host, runner_channel=self.runner_channel)
 
 
 class RayBackendConfig(BaseModel):

@@ -1,11 +1,12 @@
 """The Docker backend: one locked-down container per episode, driven through the docker SDK.
 
 Each container runs the preloaded runner (`sandbox/incontainer/runner.py`) as its main process (PID 1, so
-code inside cannot signal it) and talks to the server over its attach stream. The stream is
-opened with StdinOnce, so when the server goes away (even by SIGKILL) the runner sees EOF, even
-in the middle of a run, kills the run, exits, and the container stops; orphans left anyway are
-reaped by label at the next start. A run is a request on that stream: `run_async` makes it from
-the event loop without a worker thread, `run` from a thread.
+code inside cannot signal it) and talks to the server over a unix socket the server listens on
+(`sandbox/runner_socket.py`; when the engine is on this machine) or over its attach stream. Either
+way, when the server goes away (even by SIGKILL) the runner sees end of file, even in the middle
+of a run, kills the run, exits, and the container stops (the attach stream is opened with
+StdinOnce); orphans left anyway are reaped by label at the next start. A run is a request on that
+channel: `run_async` makes it from the event loop without a worker thread, `run` from a thread.
 
 Writable scratch: `/workspace` and `/tmp` (tmpfs of `Limits.workspace_mb` and `tmp_mb`), and
 `/dev/shm` (POSIX shared memory, e.g. multiprocessing's locks: a private tmpfs of `SHM_MB`). All
@@ -19,7 +20,7 @@ import base64
 import binascii
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -41,11 +42,14 @@ from sandbox.contract import (
 from sandbox.docker_volumes import DataVolumes, reap_volumes
 from sandbox.labels import INSTANCE, MANAGED, OWNER, is_orphan, owner_label
 from sandbox.limits import Limits
+from sandbox.runner_socket import MOUNT as MOUNT_CHANNEL
+from sandbox.runner_socket import ChannelListener, engine_is_local
 
 log = logging.getLogger(__name__)
 _RESULT_FIELDS = tuple(ExecResult.model_fields)
 SANDBOX_USER = "1000:1000"
 READY_TIMEOUT_S = 120.0
+ACCEPT_TIMEOUT_S = 5.0  # the runner connected before it said it was ready: its connection is queued
 REPLY_GRACE_S = 15.0
 READ_FILE_TIMEOUT_S = 60.0
 PROGRESS_EVERY_S = 5.0  # how often `run_async` calls back while a run goes on
@@ -193,9 +197,11 @@ class DockerSandbox:
 class DockerBackend:
     """Starts and reaps sandbox containers on one Docker engine (a `SandboxBackend`)."""
 
-    def __init__(self, instance_id: str, docker_host: str | None = None):
+    def __init__(self, instance_id: str, docker_host: str | None = None,
+                 runner_channel: Literal["auto", "attach"] = "auto"):
         self.instance_id = instance_id
         self._docker_host = docker_host
+        self._runner_channel = runner_channel  # "auto": a unix socket when the engine is local; "attach"
         self._client: Any = None
         self._data: dict[str, DataVolumes] = {}  # image -> the volumes of copied mounts
 
@@ -229,34 +235,73 @@ class DockerBackend:
     def start(self, spec: SandboxSpec) -> DockerSandbox:
         """Create, attach and start a container, and wait until its runner is ready."""
         started = time.monotonic()
-        container_id = self._create(spec)
+        listener = self._listener()
         try:
-            sock = self.client.api.attach_socket(
-                container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-            channel = RunnerChannel(sock._sock, container_id[:12])
-            self.client.api.start(container_id)
-            ready = channel.receive(READY_TIMEOUT_S)
-        except Exception as exc:
-            self._remove(container_id)
-            if isinstance(exc, SandboxError):
-                raise
-            raise SandboxUnavailableError(f"could not start the sandbox: {_engine_hint(exc)}") from exc
+            container_id = self._create(spec, listener)
+            try:
+                sock = self.client.api.attach_socket(
+                    container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+                channel = RunnerChannel(sock._sock, container_id[:12])
+                self.client.api.start(container_id)
+                ready = channel.receive(READY_TIMEOUT_S)
+                if ready.get("event") == "ready" and listener is not None:
+                    channel = self._direct_channel(listener, ready, channel, container_id[:12])
+            except Exception as exc:
+                self._remove(container_id)
+                if isinstance(exc, SandboxError):
+                    raise
+                raise SandboxUnavailableError(f"could not start the sandbox: {_engine_hint(exc)}") from exc
+        finally:
+            if listener is not None:
+                listener.close()
         if ready.get("event") != "ready":
             self._remove(container_id)
             raise SandboxUnavailableError(f"the sandbox runner did not start: {ready}")
         ready["start_ms"] = round((time.monotonic() - started) * 1000, 1)
-        log.info("sandbox %s started in %.0f ms", container_id[:12], ready["start_ms"])
+        log.info("sandbox %s started in %.0f ms (channel: %s)", container_id[:12], ready["start_ms"],
+                 ready.get("channel", "stdio"))
         return DockerSandbox(self.client, container_id, channel, ready)
 
-    def _create(self, spec: SandboxSpec) -> str:
+    def _listener(self) -> ChannelListener | None:
+        """A socket for the runner to connect to, when the engine runs on this machine (else None)."""
+        if self._runner_channel != "auto" or not engine_is_local(self.client):
+            return None
+        try:
+            return ChannelListener()
+        except OSError as exc:
+            log.warning("no direct channel to sandboxes (%s): using the attach stream", exc)
+            self._runner_channel = "attach"
+            return None
+
+    @staticmethod
+    def _direct_channel(listener: ChannelListener, ready: dict[str, Any], attach: RunnerChannel,
+                        name: str) -> RunnerChannel:
+        """The socket channel when the runner connected to it (then the attach stream is closed: the
+        runner no longer reads it); otherwise the attach stream, with the runner's reason logged."""
+        if ready.get("channel") != "socket":
+            log.info("sandbox %s: the runner could not reach its socket (%s): using the attach stream", name,
+                     ready.get("channel_error", "no reason given"))
+            return attach
+        try:
+            conn = listener.accept(ACCEPT_TIMEOUT_S)
+        except OSError as exc:
+            raise SandboxUnavailableError(f"sandbox {name}: the runner's connection was not there ({exc})") from exc
+        attach.close()
+        return RunnerChannel(conn, name, framed=False)
+
+    def _create(self, spec: SandboxSpec, listener: ChannelListener | None = None) -> str:
         api = self.client.api
         labels = {MANAGED: "1", INSTANCE: self.instance_id, OWNER: owner_label(), **spec.labels}
         try:
             binds = self._volumes(spec.image).binds(spec.mounts)
+            environment = dict(ENVIRONMENT)
+            if listener is not None:
+                binds[str(listener.dir)] = {"bind": MOUNT_CHANNEL, "mode": "ro"}
+                environment.update(listener.environment)
             created = api.create_container(
                 spec.image, command=["python3", "-u", "-c", scripts.source("runner")], stdin_open=True, detach=False,
                 tty=False, user=SANDBOX_USER, working_dir="/workspace", hostname="sandbox",
-                environment=ENVIRONMENT, labels=labels,
+                environment=environment, labels=labels,
                 host_config=api.create_host_config(**host_config_args(spec), binds=binds),
                 networking_config={"EndpointsConfig": {spec.network.name: {}}} if spec.network else None,
             )

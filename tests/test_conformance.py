@@ -37,16 +37,27 @@ def _fake_running(engine: FakeEngine, instances: set[str]) -> set[str]:
 
 @pytest.mark.docker
 class TestDockerBackend(SandboxConformance):
+    """On the local engine: the runner's unix socket (`sandbox/runner_socket.py`)."""
+
+    channel = "auto"
+
     @pytest.fixture(scope="class")
     @classmethod
     def harness(cls, docker_ready: None) -> Harness:
         from sandbox.docker_backend import DockerBackend
 
         def new() -> SandboxBackend:
-            return DockerBackend(f"tests-conformance-{uuid.uuid4().hex[:8]}")
+            return DockerBackend(f"tests-conformance-{uuid.uuid4().hex[:8]}", runner_channel=cls.channel)  # type: ignore[arg-type]
 
         def running(instances: set[str]) -> set[str]:
             containers = DockerBackend("tests").managed_containers()
             return {c["Id"][:12] for c in containers if (c.get("Labels") or {}).get(INSTANCE) in instances}
 
         return Harness(new, SPEC, running)
+
+
+@pytest.mark.docker
+class TestDockerBackendAttach(TestDockerBackend):
+    """The same contract over the container's attach stream (a remote engine's channel)."""
+
+    channel = "attach"

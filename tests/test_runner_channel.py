@@ -1,4 +1,5 @@
-"""The runner channel (`sandbox.channel.RunnerChannel`) over a socketpair: Docker's attach-stream framing.
+"""The runner channel (`sandbox.channel.RunnerChannel`) over a socketpair: Docker's attach-stream framing
+(and, last, the plain lines of the unix-socket channel).
 
 The test plays the Docker engine's side: each frame is an 8-byte header (stream type 1 stdout / 2
 stderr, three zero bytes, big-endian payload length) and the payload; the runner's replies are
@@ -138,3 +139,21 @@ def test_close_ends_the_stream(ends: tuple[RunnerChannel, socket.socket]) -> Non
     assert channel.closed
     runner.settimeout(5.0)
     assert runner.recv(10) == b""
+
+
+def test_an_unframed_channel_takes_plain_json_lines() -> None:
+    """The unix-socket channel (`framed=False`): the runner's lines are the bytes themselves, split or batched."""
+    mine, runner = socket.socketpair()
+    channel = RunnerChannel(mine, "test", framed=False)
+    try:
+        data = line({"n": 1}) + line({"event": "result", "stdout": "x" * 70_000}) + line({"n": 3})
+        for start in range(0, len(data), 4099):
+            runner.sendall(data[start:start + 4099])
+        assert channel.receive(5.0) == {"n": 1}
+        assert channel.receive(5.0)["stdout"] == "x" * 70_000
+        assert channel.receive(5.0) == {"n": 3}
+        runner.close()
+        with pytest.raises(SandboxLostError):
+            channel.receive(5.0)
+    finally:
+        channel.close()

@@ -1,8 +1,12 @@
 """The in-container runner: the sandbox container's main process (PID 1 of its PID namespace).
 
 It is started as `python3 -u -c <this source>` (so the image needs nothing of medgym's), imports
-the scientific stack once, then serves requests read as JSON lines on stdin and answers with
-JSON lines on the original stdout, both carried by the container's attach stream.
+the scientific stack once, then serves requests read as JSON lines and answers with JSON lines:
+over the unix socket the server listens on (`SANDBOX_CHANNEL`, a path in a read-only mount that
+only this container has; the runner connects before any code runs, and the server accepts that
+one connection, then removes the socket file), or, when there is none or it cannot be reached
+(a remote Docker engine), on stdin and the original stdout, carried by the container's attach
+stream. The `ready` message always goes to stdout and says which channel is in use.
 
 Each `run` request executes its code in a fresh forked child with the semantics of
 `python script.py`: fresh globals, `__name__ == "__main__"`, cwd `/workspace`, `sys.argv` set,
@@ -13,8 +17,8 @@ it (never the runner).
 
 A run ends when its child exits, when the timeout fires, when the child reports its exit status
 on the status pipe (just before it exits, so the reply need not wait for the teardown of its
-address space), or when the server goes away (stdin closes: the runner kills the run and exits
-at once). Whichever comes first, every other process in the container is then SIGKILLed at once
+address space), or when the server goes away (its channel closes: the runner kills the run and
+exits at once). Whichever comes first, every other process in the container is then SIGKILLed at once
 (`kill_all`), so nothing a run starts outlives it. The status pipe is inherited by the code
 (nothing inside a process can hide it from that process), so reporting a status is made to mean
 exactly "end this run now": code that writes one ends its own run, as `os._exit` would.
@@ -448,7 +452,8 @@ def _exit_status(exc):
 
 
 class Input:
-    """The runner's stdin: requests as JSON lines. End of file means the server is gone."""
+    """The runner's channel in (the socket, or stdin): requests as JSON lines. End of file means the
+    server is gone."""
 
     def __init__(self, fd=0):
         self.fd = fd
@@ -660,7 +665,7 @@ class _Outcome:
 
 
 def _watch_loop(child, captures, deadline, stdin):
-    """Stream the run's output until its child reports, exits, the timeout fires, or stdin closes."""
+    """Stream the run's output until its child reports, exits, the timeout fires, or the channel closes."""
     open_fds = list(captures)
     status_open = True
     pidfd = child.pidfd
@@ -766,6 +771,21 @@ def read_file(request):
     return reply
 
 
+def _connect_channel(path):
+    """The server's unix socket at `path` (mounted read-only into the container, listening for this
+    runner alone), as a file descriptor; or (None, why) when it cannot be reached (e.g. the Docker
+    engine runs on another machine): then the protocol stays on stdin and stdout."""
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        return None, "%s: %s" % (path, exc.strerror or exc)
+    return sock.detach(), None
+
+
 def main():
     if os.getpid() != 1:
         # Outside its container the runner's kill(-1) would SIGKILL every process its user owns.
@@ -775,15 +795,24 @@ def main():
     sys.path[:] = [p for p in sys.path if p not in writable]  # the runner never imports from where code writes
     signals = block_signals()
     _set_dumpable(0)
+    channel, channel_error = None, None
+    if os.environ.get("SANDBOX_CHANNEL"):  # connected before any code runs in the container
+        channel, channel_error = _connect_channel(os.environ["SANDBOX_CHANNEL"])
     proto = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # stray prints of preloaded modules must not corrupt the protocol
     loaded, failed = _preload(os.environ.get("SANDBOX_PRELOAD", PRELOAD_DEFAULT))
-    _send(proto, {"event": "ready", "protocol": PROTOCOL, "pid": os.getpid(),
-                  "preloaded": loaded, "preload_failed": failed})
+    ready = {"event": "ready", "protocol": PROTOCOL, "pid": os.getpid(), "preloaded": loaded,
+             "preload_failed": failed, "channel": "socket" if channel is not None else "stdio"}
+    if channel_error:
+        ready["channel_error"] = channel_error
+    _send(proto, ready)  # on stdout, always: the server reads it from the attach stream
+    if channel is not None:  # from here on requests and replies go over the socket; stdin is not read
+        os.close(proto)
+        proto = channel
     _STDIO[:] = _stdio()
     gc.freeze()  # keep the preloaded heap shared with forked children (no copy-on-write by the GC)
-    serve(Runner(Input(0), signals), proto)
+    serve(Runner(Input(channel if channel is not None else 0), signals), proto)
     kill_all()
 
 
