@@ -7,11 +7,21 @@ before/after figures on the same machine at the same time.
 
 With a stage file, the server logs one line per call (`medgym.stages`, see `medgym/stages.py`) and
 `stage_table` turns the lines into a per-stage breakdown of a run_code and a no-op call.
+
+Around each block of calls the machine's CPU time is read (`cpu_ns`: every process, the containers
+included), so the report can say what one call costs the machine, not only how long it takes:
+back-to-back calls cannot come faster than that cost divided by the number of CPUs.
+
+Episode starts are measured twice: once the warm pool has refilled, found by polling the server's
+status every 50 ms (the server stays active, as a busy one is, and the refill is over), and after
+3 s with nothing to do, next to a no-op call after the same pause (what the machine itself adds
+after idling: on some virtual machines, tens of ms).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import statistics
 import sys
@@ -32,6 +42,7 @@ MAKE_CSV = (
 )
 PANDAS = "import pandas as pd\ndf = pd.read_csv('data.csv')\nprint(round(df.groupby('g')['x'].mean().sum(), 6))\n"
 BLOCK = 10  # calls of one tool in a row; blocks of the no-op and of run_code alternate
+PASSED_ON = ("MEDGYM_CPUS", "MEDGYM_RUNNER_CHANNEL")  # set them to measure servers with other sandbox settings
 Stages = dict[str, float]
 
 
@@ -43,12 +54,63 @@ class Latency:
     a: list[float] = field(default_factory=list)
     b: list[float] = field(default_factory=list)
     c: list[float] = field(default_factory=list)
+    c_idle: list[float] = field(default_factory=list)  # episode starts after 3 s idle
+    noop_idle: list[float] = field(default_factory=list)  # no-op calls after 3 s idle
+    cpu_noop_ns: float = 0.0  # the machine's CPU time over all no-op blocks (0 when unknown)
+    cpu_a_ns: float = 0.0  # and over all run_code (a) blocks
+    sandbox_cpu_a_ns: float = 0.0  # the containers' share of it over the run_code blocks
     stages: dict[str, list[Stages]] = field(default_factory=dict)
+
+    def cpu_ms_per_call(self) -> tuple[float, float, float]:
+        """The machine's CPU time per no-op call and per run_code (a) call, and the containers' share of
+        the latter, in ms."""
+        calls = max(1, len(self.a))
+        return (self.cpu_noop_ns / max(1, len(self.noop)) / 1e6, self.cpu_a_ns / calls / 1e6,
+                self.sandbox_cpu_a_ns / calls / 1e6)
+
+
+def sandbox_cpu_ns() -> float:
+    """CPU time used by all Docker containers so far, in ns (cgroup v1's `docker` group, or v2's
+    `docker-*.scope` groups); 0.0 when unreadable."""
+    try:
+        return float(Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage").read_text().split()[0])
+    except OSError:
+        pass
+    total = 0.0
+    for stat in Path("/sys/fs/cgroup/system.slice").glob("docker-*.scope/cpu.stat"):
+        with contextlib.suppress(OSError, ValueError):
+            total += 1000.0 * float(stat.read_text().split("usage_usec", 1)[1].split()[0])
+    return total
+
+
+def cpu_ns() -> float:
+    """CPU time used by every process of this machine so far, in ns (the root cgroup's account, v1 or
+    v2; else /proc/stat, in clock ticks); 0.0 when none can be read."""
+    for path, scale, key in (("/sys/fs/cgroup/cpuacct/cpuacct.usage", 1.0, None),
+                             ("/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage", 1.0, None),
+                             ("/sys/fs/cgroup/cpu.stat", 1000.0, "usage_usec")):
+        try:
+            text = Path(path).read_text()
+        except OSError:
+            continue
+        if key is None:
+            return float(text.split()[0]) * scale
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return float(value) * scale
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    busy = sum(int(v) for v in fields[:8]) - int(fields[3]) - int(fields[4])  # all but idle and iowait
+    return busy * 1e9 / os.sysconf("SC_CLK_TCK")
 
 
 def server(home: Path, tree: Path, stages_file: Path | None = None) -> StdioServerParameters:
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "MEDGYM_HOME": str(home), "MEDGYM_IMAGE": IMAGE,
            "MEDGYM_LOG_LEVEL": "WARNING", "PYTHONPATH": str(tree)}
+    env.update({name: os.environ[name] for name in PASSED_ON if name in os.environ})
     if stages_file is not None:
         env["MEDGYM_BENCH_STAGES"] = str(stages_file)
     return StdioServerParameters(command=sys.executable, args=[str(LAUNCHER)], env=env, cwd=str(tree))
@@ -80,8 +142,21 @@ async def noop(client: Client) -> float:
     return elapsed
 
 
-async def _wait_for_pool() -> None:
-    await anyio.sleep(3.0)  # the warm pool refills in the background after each episode start
+IDLE_S = 3.0
+
+
+async def _pool_full(client: Client) -> bool:
+    status = await client.read_resource("medgym://status")
+    nodes = json.loads(status.contents[0].text)["nodes"]  # type: ignore[union-attr]
+    return any(node["pool_target"] > 0 for node in nodes) and all(n["pool_idle"] >= n["pool_target"] for n in nodes)
+
+
+async def _wait_for_pools(clients: list[Client], timeout_s: float = 30.0) -> None:
+    """Until every server's warm pool has refilled (polled every 50 ms: the servers stay active)."""
+    deadline = time.monotonic() + timeout_s
+    for client in clients:
+        while not await _pool_full(client) and time.monotonic() < deadline:
+            await anyio.sleep(0.05)
 
 
 async def latency(home: Path, trees: dict[str, Path], runs: int, starts: int,
@@ -93,8 +168,9 @@ async def latency(home: Path, trees: dict[str, Path], runs: int, starts: int,
     async with contextlib.AsyncExitStack() as stack:
         clients = {name: await stack.enter_async_context(
             Client(server(home, tree, stages_file), read_timeout_seconds=300)) for name, tree in trees.items()}
-        ids = {name: await task_ids(client, starts + 1) for name, client in clients.items()}
-        await _wait_for_pool()
+        idle_starts = min(starts, 5)
+        ids = {name: await task_ids(client, starts + idle_starts + 1) for name, client in clients.items()}
+        await _wait_for_pools(list(clients.values()))
         for name, client in clients.items():
             await run(client, ids[name][0], MAKE_CSV)
             for _ in range(3):
@@ -103,18 +179,31 @@ async def latency(home: Path, trees: dict[str, Path], runs: int, starts: int,
         seen = _lines(stages_file)
         while len(out[next(iter(trees))].a) < runs:
             for name, client in clients.items():
+                before = cpu_ns()
                 out[name].noop += [await noop(client) for _ in range(BLOCK)]
+                middle, in_sandboxes = cpu_ns(), sandbox_cpu_ns()
                 out[name].a += [await run(client, ids[name][0], TRIVIAL) for _ in range(BLOCK)]
+                out[name].cpu_noop_ns += middle - before
+                out[name].cpu_a_ns += cpu_ns() - middle
+                out[name].sandbox_cpu_a_ns += sandbox_cpu_ns() - in_sandboxes
         for name in trees:
             out[name].stages = read_stages(stages_file, seen)  # only one tree logs stages (see `stage_table`)
         for _ in range(max(10, runs // 4)):
             for name, client in clients.items():
                 out[name].b.append(await run(client, ids[name][0], PANDAS))
         for index in range(1, starts + 1):
-            await _wait_for_pool()
+            await _wait_for_pools(list(clients.values()))
             turn = list(clients.items())
             for name, client in turn if index % 2 else reversed(turn):  # who goes first alternates
                 out[name].c.append(await run(client, ids[name][index], TRIVIAL))
+        await _wait_for_pools(list(clients.values()))
+        for index in range(starts + 1, starts + idle_starts + 1):
+            turn = list(clients.items())
+            for name, client in turn if index % 2 else reversed(turn):
+                await anyio.sleep(IDLE_S)
+                out[name].noop_idle.append(await noop(client))
+                await anyio.sleep(IDLE_S)
+                out[name].c_idle.append(await run(client, ids[name][index], TRIVIAL))
     return out
 
 

@@ -8,14 +8,18 @@ Systems, all on the same sandbox image where a container is involved:
   poll-1s       a host subprocess polled once a second, like the upstream MedAgentGym harness
 
 Workloads: (a) a trivial print; (b) import pandas + read a 50k-row CSV + a groupby; (c) episode
-start: the first run of a new task (medgym: with a warm pool); (d) aggregate trivial runs per
-second with 8 concurrent clients. Prints medians, p90s, run_code's ratio to the no-op floor and
-each system's ratio to medgym.
+start: the first run of a new task (medgym: once its warm pool has refilled; and, apart, after 3 s
+idle next to a no-op after the same pause); (d) aggregate trivial runs per second with 8
+concurrent clients. Prints medians, p90s, run_code's ratio to the no-op floor, the machine's CPU
+time per call, and each system's ratio to medgym.
 
 --baseline TREE measures a second medgym source tree the same way (e.g. a worktree of an older
 commit: `git worktree add /tmp/base <commit>`), alternating with this one for --rounds rounds, so
 before/after figures come from one session on one machine. --stages prints where a run_code's time
 goes, stage by stage, next to a no-op call's (from a separate session that logs each call's stages).
+
+MEDGYM_CPUS (the sandboxes' CPU quota) and MEDGYM_RUNNER_CHANNEL, when set, are passed on to the
+medgym servers measured.
 
 usage: python benchmarks/run_code_latency.py [--runs 60] [--starts 10] [--clients 8] [--seconds 10]
            [--rounds 1] [--baseline TREE] [--stages] [--skip llm-sandbox] [--skip poll-1s]
@@ -224,26 +228,40 @@ def report_peers(results: dict[str, Timings], throughput: dict[str, tuple[float,
 def report_rounds(rounds: dict[str, list[medgym.Latency]], rates: dict[str, list[tuple[float, int]]]) -> str:
     """medgym per tree: the floor, run_code and its ratio to the floor, per round and over all rounds."""
     lines = ["\nmedgym, per tree (ms, median (p90); in each round the trees' servers run side by side and are "
-             "measured in turns; 'all' pools the rounds)",
-             "| tree | round | no-op floor | (a) run_code | ratio | ratio at p10 | (b) pandas | (c) episode start | "
-             "(d) runs/s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "measured in turns; 'all' pools the rounds; CPU: the whole machine's CPU time per call over the "
+             "blocks of back-to-back calls, every process included, and the sandbox containers' share of it)",
+             "| tree | round | no-op floor | (a) run_code | ratio | ratio at p10 | CPU per no-op | CPU per run_code "
+             "(in sandboxes) | (b) pandas | (c) episode start | (d) runs/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    idle = ["\nAfter 3 s with nothing to do (ms, median (p90)): what the machine adds after idling",
+            "| tree | no-op | (c) episode start |", "|---|---:|---:|"]
     for tree, sessions in rounds.items():
         pooled = medgym.Latency()
         for index, (session, (rate, errors)) in enumerate(zip(sessions, rates[tree], strict=True), 1):
             shown = f"{rate:.1f}" + (f" ({errors} errors)" if errors else "")
             lines.append(_round_row(tree, str(index), session, shown))
-            for key in ("noop", "a", "b", "c"):
+            for key in ("noop", "a", "b", "c", "c_idle", "noop_idle"):
                 getattr(pooled, key).extend(getattr(session, key))
+            pooled.cpu_noop_ns += session.cpu_noop_ns
+            pooled.cpu_a_ns += session.cpu_a_ns
+            pooled.sandbox_cpu_a_ns += session.sandbox_cpu_a_ns
         all_rates = [rate for rate, _ in rates[tree]]
         lines.append(_round_row(tree, "**all**", pooled, f"{statistics.median(all_rates):.1f}"))
-    return "\n".join(lines)
+        if pooled.c_idle:
+            idle.append(f"| {tree} | {_ms(pooled.noop_idle)} | {_ms(pooled.c_idle)} |")
+    cpus = os.cpu_count() or 1
+    lines.append(f"\nBack-to-back calls cannot come faster than the CPU they cost divided by the machine's {cpus} "
+                 "CPUs (the client, server, runner and containers all share them), nor faster than a sandbox's own "
+                 "CPU per run divided by its CPU quota (MEDGYM_CPUS, 1 core by default).")
+    return "\n".join(lines + (idle if len(idle) > 3 else []))
 
 
 def _round_row(tree: str, label: str, session: medgym.Latency, rate: str) -> str:
     ratio = statistics.median(session.a) / statistics.median(session.noop)
     quiet = _percentile(session.a, 0.1) / _percentile(session.noop, 0.1)  # the machine's quieter moments
+    cpu_noop, cpu_a, cpu_sandbox = session.cpu_ms_per_call()
     return (f"| {tree} | {label} | {_ms(session.noop)} | {_ms(session.a)} | {ratio:.2f}× | {quiet:.2f}× | "
-            f"{_ms(session.b)} | {_ms(session.c)} | {rate} |")
+            f"{cpu_noop:.1f} | {cpu_a:.1f} ({cpu_sandbox:.1f}) | {_ms(session.b)} | {_ms(session.c)} | {rate} |")
 
 
 def _args() -> argparse.Namespace:
