@@ -108,16 +108,17 @@ class _EventCounter:
         return None
 
 
+_COUNTER_FILES = {  # counter -> (events file, key) candidates: cgroup v2, then v1
+    "oom_kill": (("/sys/fs/cgroup/memory.events", "oom_kill"),
+                 ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill")),
+    "pids_max": (("/sys/fs/cgroup/pids.events", "max"), ("/sys/fs/cgroup/pids/pids.events", "max")),
+}
 _COUNTERS = {}  # name -> _EventCounter, opened on first use
 
 
 def _counter(name):
     if name not in _COUNTERS:
-        _COUNTERS[name] = _EventCounter({
-            "oom_kill": (("/sys/fs/cgroup/memory.events", "oom_kill"),
-                         ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill")),
-            "pids_max": (("/sys/fs/cgroup/pids.events", "max"), ("/sys/fs/cgroup/pids/pids.events", "max")),
-        }[name])
+        _COUNTERS[name] = _EventCounter(_COUNTER_FILES[name])
     return _COUNTERS[name].read()
 
 
