@@ -9,8 +9,8 @@ labels, so they never leave the server.
 
 from __future__ import annotations
 
+import functools
 import logging
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -47,25 +47,17 @@ class AuditIndex:
         return self.conventions.get(category) if dataset == "npowerai" else None
 
 
-_MEMO: dict[tuple[str, tuple[tuple[str, str], ...]], AuditReport] = {}
-_MEMO_LOCK = threading.Lock()
-_MEMO_SIZE = 4
-
-
 def _audited(directory: Path, files: list[TaskFile]) -> AuditReport:
     """`run_audit` of a directory, remembered in this process while its audited task files and the side
     files beside them are unchanged (their index signatures): a process that builds several servers over
     the same data, such as a test session, audits it once."""
-    key = (str(directory.resolve()), tuple(sorted((str(f.path), signature(f)) for f in files)))
-    with _MEMO_LOCK:
-        report = _MEMO.get(key)
-    if report is None:
-        report = run_audit(directory)
-        with _MEMO_LOCK:
-            while len(_MEMO) >= _MEMO_SIZE:
-                del _MEMO[next(iter(_MEMO))]
-            _MEMO[key] = report
-    return report
+    return _audit_of(str(directory.resolve()), tuple(sorted((str(f.path), signature(f)) for f in files)))
+
+
+@functools.lru_cache(maxsize=4)
+def _audit_of(directory: str, signatures: tuple[tuple[str, str], ...]) -> AuditReport:
+    """The audit of `directory` as its files were when `signatures` were taken (the cache key)."""
+    return run_audit(Path(directory))
 
 
 def build_audit(directories: list[Path], labels: Labels) -> AuditIndex:

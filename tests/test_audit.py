@@ -430,3 +430,27 @@ def test_a_process_audits_unchanged_files_once(shared_dir: Path, tmp_path: Path)
     assert all(again.findings[k] is first.findings[k] for k in first.findings)  # not recomputed
     (data / "test_tasks.jsonl").write_text("\n".join(lines[:3]) + "\n")
     assert len(build_audit([tmp_path / "data"], "official").findings) == 3
+
+
+def test_an_audit_is_remembered_until_its_files_change(tmp_path: Path, shared_dir: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that loads the same data again reuses its audit; a changed task file is audited again."""
+    import shutil
+
+    from task_store import audit_index
+
+    shutil.copytree(shared_dir / "medcalcbench", tmp_path / "medcalcbench")
+    calls: list[Path] = []
+
+    def counted(directory: Path, *args: object) -> object:
+        calls.append(directory)
+        return run_audit(directory, *args)
+
+    monkeypatch.setattr(audit_index, "run_audit", counted)
+    first = audit_index.build_audit([tmp_path], "official")
+    again = audit_index.build_audit([tmp_path], "official")
+    assert len(calls) == 1 and first.findings == again.findings
+    tasks = tmp_path / "medcalcbench" / "test_tasks.jsonl"
+    tasks.write_text("\n".join(tasks.read_text().splitlines()[:5]) + "\n")
+    changed = audit_index.build_audit([tmp_path], "official")
+    assert len(calls) == 2 and set(changed.findings) <= set(first.findings)
