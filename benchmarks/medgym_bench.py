@@ -270,7 +270,7 @@ ROWS = (  # (label, how to compute it from one call's stages and the client's me
     ("episode resolution (task known? episode, lock)", "resolve+lock"),
     ("sandbox acquired", "sandbox"),
     ("request to the runner and its reply (sandbox round trip)", "request"),
-    ("  · Docker attach stream, both ways (round trip − runner − busy)", "request-runner-busy"),
+    ("  · channel, both ways: socket (or attach) I/O and wake-ups (round trip − runner − busy)", "request-runner-busy"),
     ("  · runner still busy with the previous run when the request came (at most)", "busy"),
     ("      (its work after the previous reply: the next spare forked)", "after_fork"),
     ("      (… the last run's processes reaped)", "after_settle"),
