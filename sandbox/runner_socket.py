@@ -50,12 +50,18 @@ def _base_dir() -> Path:
         if not _base:
             _remove_stale(Path(tempfile.gettempdir()))
             path = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))  # mode 0700
-            atexit.register(shutil.rmtree, path, True)
+            atexit.register(_remove_own, path, os.getpid())
             _base.append(path)
         return _base[0]
 
 
 _PREFIX = "medgym-channels-"
+
+
+def _remove_own(path: Path, creator: int) -> None:
+    """At exit, in the process that made `path` (not in a forked child that inherited the handler)."""
+    if os.getpid() == creator:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_stale(tmp: Path) -> None:

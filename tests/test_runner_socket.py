@@ -143,3 +143,12 @@ def test_a_socket_the_container_cannot_reach_falls_back_to_attach(
         assert box.run("print('still works')", 10, 65536).stdout == "still works\n"
     finally:
         box.close()
+
+
+def test_a_forked_child_leaves_its_parents_channel_directory(tmp_path: Path) -> None:
+    own = tmp_path / "medgym-channels-1-ab"
+    own.mkdir()
+    runner_socket._remove_own(own, os.getpid() + 1)  # as a forked child would, at its exit
+    assert own.exists()
+    runner_socket._remove_own(own, os.getpid())
+    assert not own.exists()
