@@ -69,36 +69,34 @@ class Latency:
                 self.sandbox_cpu_a_ns / calls / 1e6)
 
 
+def _cgroup_usage_ns(v1_files: tuple[str, ...], v2_stats: list[Path]) -> float | None:
+    """CPU time used so far by a cgroup, in ns: the first readable cgroup v1 `cpuacct.usage` file, else
+    the sum of `usage_usec` over the cgroup v2 `cpu.stat` files; None when none can be read."""
+    for path in v1_files:
+        with contextlib.suppress(OSError):
+            return float(Path(path).read_text().split()[0])
+    usages = []
+    for stat in v2_stats:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            usages.append(1000.0 * float(stat.read_text().split("usage_usec", 1)[1].split()[0]))
+    return sum(usages) if usages else None
+
+
 def sandbox_cpu_ns() -> float:
     """CPU time used by all Docker containers so far, in ns (cgroup v1's `docker` group, or v2's
     `docker-*.scope` groups); 0.0 when unreadable."""
-    try:
-        return float(Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage").read_text().split()[0])
-    except OSError:
-        pass
-    total = 0.0
-    for stat in Path("/sys/fs/cgroup/system.slice").glob("docker-*.scope/cpu.stat"):
-        with contextlib.suppress(OSError, ValueError):
-            total += 1000.0 * float(stat.read_text().split("usage_usec", 1)[1].split()[0])
-    return total
+    found = _cgroup_usage_ns(("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage",),
+                             list(Path("/sys/fs/cgroup/system.slice").glob("docker-*.scope/cpu.stat")))
+    return found or 0.0
 
 
 def cpu_ns() -> float:
     """CPU time used by every process of this machine so far, in ns (the root cgroup's account, v1 or
     v2; else /proc/stat, in clock ticks); 0.0 when none can be read."""
-    for path, scale, key in (("/sys/fs/cgroup/cpuacct/cpuacct.usage", 1.0, None),
-                             ("/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage", 1.0, None),
-                             ("/sys/fs/cgroup/cpu.stat", 1000.0, "usage_usec")):
-        try:
-            text = Path(path).read_text()
-        except OSError:
-            continue
-        if key is None:
-            return float(text.split()[0]) * scale
-        for line in text.splitlines():
-            name, _, value = line.partition(" ")
-            if name == key:
-                return float(value) * scale
+    found = _cgroup_usage_ns(("/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage"),
+                             [Path("/sys/fs/cgroup/cpu.stat")])
+    if found is not None:
+        return found
     try:
         fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     except OSError:

@@ -117,7 +117,7 @@ async def _start_up(settings: Settings, catalog: Catalog, backend: SandboxBacken
 
     async def note_image() -> None:  # not after the reap: removing many orphans can take seconds
         image_id = await anyio.to_thread.run_sync(_image_id, backend, settings.image, abandon_on_cancel=True)
-        recorder.provenance = recorder.provenance.model_copy(update={"image_id": image_id})
+        recorder.note_image_id(image_id)
 
     async with anyio.create_task_group() as group:
         group.start_soon(note_image)

@@ -33,6 +33,7 @@ MOUNT = "/run/medgym"
 SOCKET_NAME = "runner.sock"
 LOCAL_ENGINE = "http+docker://localhost"  # the docker SDK's base URL for an engine on a unix socket
 _MAX_PATH = 100  # sockaddr_un holds 108 bytes
+_PREFIX = "medgym-channels-"  # + the pid of the process whose directory it is
 
 _base_lock = threading.Lock()
 _base: list[Path] = []
@@ -53,9 +54,6 @@ def _base_dir() -> Path:
             atexit.register(_remove_own, path, os.getpid())
             _base.append(path)
         return _base[0]
-
-
-_PREFIX = "medgym-channels-"
 
 
 def _remove_own(path: Path, creator: int) -> None:

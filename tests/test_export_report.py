@@ -310,7 +310,7 @@ def test_an_episode_opened_before_the_image_was_known_records_it_at_its_end(tmp_
     store = RecordStore(tmp_path / "medgym.sqlite")
     recorder = Recorder(store, Provenance(medgym_version="0", image="medgym-sandbox:0", max_attempts=1))
     recorder.opened("e1", "medgym_calc/test/a", None, "medcalc_range")
-    recorder.provenance = recorder.provenance.model_copy(update={"image_id": "sha256:abc"})
+    recorder.note_image_id("sha256:abc")
     recorder.ended("e1", "final_submission", True, 1, 1)
     (episode,) = list(store.episodes())
     assert episode.provenance.image_id == "sha256:abc" and episode.provenance.verifier == "medcalc_range"

@@ -37,13 +37,13 @@ class Recorder:
 
     def opened(self, episode_id: str, task_id: str, client: str | None, verifier: str | None, *, ordinal: int = 1,
                previous_episode_id: str | None = None, group_id: str | None = None) -> None:
-        record = EpisodeRecord(
-            episode_id=episode_id, task_id=task_id, dataset=task_id.split("/", 1)[0], client=client,
-            server=self.server, started_at=time.time(), ordinal=ordinal, previous_episode_id=previous_episode_id,
-            group_id=group_id, provenance=self.provenance.model_copy(
-                update={"verifier": verifier, "verifier_version": verifier_version(verifier)}),
-        )
-        with self._lock:
+        with self._lock:  # with the provenance of this moment (`note_image_id` may change it)
+            record = EpisodeRecord(
+                episode_id=episode_id, task_id=task_id, dataset=task_id.split("/", 1)[0], client=client,
+                server=self.server, started_at=time.time(), ordinal=ordinal, previous_episode_id=previous_episode_id,
+                group_id=group_id, provenance=self.provenance.model_copy(
+                    update={"verifier": verifier, "verifier_version": verifier_version(verifier)}),
+            )
             self._records[episode_id] = record
             self._seq[episode_id] = 0
             self._verifiers[episode_id] = verifier
@@ -55,6 +55,16 @@ class Recorder:
                 del self._seq[oldest]
                 self._verifiers.pop(oldest, None)
         self.store.put(record)
+
+    def note_image_id(self, image_id: str | None) -> None:
+        """The sandbox image's id, once the server has looked it up (in the background, while episodes may
+        already start): in the records of episodes from now on, and of those open now."""
+        with self._lock:
+            self.provenance = self.provenance.model_copy(update={"image_id": image_id})
+            for episode_id, record in self._records.items():
+                if record.provenance.image_id is None:
+                    self._records[episode_id] = record.model_copy(
+                        update={"provenance": record.provenance.model_copy(update={"image_id": image_id})})
 
     def ended(self, episode_id: str, reason: EndReason, solved: bool, attempts_used: int, max_attempts: int) -> None:
         with self._lock:
@@ -69,13 +79,10 @@ class Recorder:
             "correct" if solved else "error" if failed and attempts_used == 0
             else "incorrect" if attempts_used else "unsubmitted"
         )
-        update: dict[str, object] = {
+        final = record.model_copy(update={
             "ended_at": time.time(), "end_reason": reason, "outcome": outcome, "attempts_used": attempts_used,
             "used_reference_solution": used_reference,
-        }
-        if record.provenance.image_id is None and self.provenance.image_id is not None:  # looked up meanwhile
-            update["provenance"] = record.provenance.model_copy(update={"image_id": self.provenance.image_id})
-        final = record.model_copy(update=update)
+        })
         with self._lock:
             self._final[episode_id] = final
             while len(self._final) > 1000:
