@@ -49,6 +49,7 @@ class RunnerChannel:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.closed = False
+        self._closed_here = False  # by `close`, rather than by the runner's end
 
     # -- blocking -------------------------------------------------------------------------------
     def request(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
@@ -186,6 +187,8 @@ class RunnerChannel:
         return True
 
     def _lost(self, why: str) -> SandboxLostError:
+        if self._closed_here:  # `close` was called, from another thread, while a request was in flight
+            why = "the channel to the runner was closed"
         self.closed = True
         return SandboxLostError(f"sandbox {self._name}: {why}")
 
@@ -193,6 +196,7 @@ class RunnerChannel:
         return SandboxTimeoutError(f"sandbox {self._name}: the runner did not answer in time")
 
     def close(self) -> None:
+        self._closed_here = True
         self.closed = True
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)

@@ -184,6 +184,8 @@ class DockerSandbox:
             return False
 
     def _why_stopped(self) -> str:
+        if self._closed:  # closed by this server (mid-run, from another thread): no need to ask the engine,
+            return " (the sandbox was closed)"  # which may be slow while it removes the container
         return why_stopped(self._client, self._id)
 
     def close(self) -> None:
