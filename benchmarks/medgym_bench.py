@@ -12,6 +12,10 @@ Around each block of calls the machine's CPU time is read (`cpu_ns`: every proce
 included), so the report can say what one call costs the machine, not only how long it takes:
 back-to-back calls cannot come faster than that cost divided by the number of CPUs.
 
+Trivial run_code calls and no-op calls are measured back to back (a scripted client's pace: the
+sandbox's clean-up after a run and its next spare's set-up compete with the next call) and paced,
+each after a 50 ms pause (an agent's pace: a model's turn between two calls), in alternating blocks.
+
 Episode starts are measured twice: once the warm pool has refilled, found by polling the server's
 status every 50 ms (the server stays active, as a busy one is, and the refill is over), and after
 3 s with nothing to do, next to a no-op call after the same pause (what the machine itself adds
@@ -56,6 +60,8 @@ class Latency:
     c: list[float] = field(default_factory=list)
     c_idle: list[float] = field(default_factory=list)  # episode starts after 3 s idle
     noop_idle: list[float] = field(default_factory=list)  # no-op calls after 3 s idle
+    noop_paced: list[float] = field(default_factory=list)  # no-op calls, each after a PACE_S pause
+    a_paced: list[float] = field(default_factory=list)  # trivial run_code calls, each after a PACE_S pause
     cpu_noop_ns: float = 0.0  # the machine's CPU time over all no-op blocks (0 when unknown)
     cpu_a_ns: float = 0.0  # and over all run_code (a) blocks
     sandbox_cpu_a_ns: float = 0.0  # the containers' share of it over the run_code blocks
@@ -141,6 +147,7 @@ async def noop(client: Client) -> float:
 
 
 IDLE_S = 3.0
+PACE_S = 0.05  # paced calls: one every 50 ms or so, as an agent's come (a model's turn between two calls)
 
 
 async def _pool_full(client: Client) -> bool:
@@ -186,6 +193,14 @@ async def latency(home: Path, trees: dict[str, Path], runs: int, starts: int,
                 out[name].sandbox_cpu_a_ns += sandbox_cpu_ns() - in_sandboxes
         for name in trees:
             out[name].stages = read_stages(stages_file, seen)  # only one tree logs stages (see `stage_table`)
+        while len(out[next(iter(trees))].a_paced) < runs:
+            for name, client in clients.items():
+                for _ in range(BLOCK):
+                    await anyio.sleep(PACE_S)
+                    out[name].noop_paced.append(await noop(client))
+                for _ in range(BLOCK):
+                    await anyio.sleep(PACE_S)
+                    out[name].a_paced.append(await run(client, ids[name][0], TRIVIAL))
         for _ in range(max(10, runs // 4)):
             for name, client in clients.items():
                 out[name].b.append(await run(client, ids[name][0], PANDAS))

@@ -10,8 +10,9 @@ Systems, all on the same sandbox image where a container is involved:
 Workloads: (a) a trivial print; (b) import pandas + read a 50k-row CSV + a groupby; (c) episode
 start: the first run of a new task (medgym: once its warm pool has refilled; and, apart, after 3 s
 idle next to a no-op after the same pause); (d) aggregate trivial runs per second with 8
-concurrent clients. Prints medians, p90s, run_code's ratio to the no-op floor, the machine's CPU
-time per call, and each system's ratio to medgym.
+concurrent clients. Prints medians, p90s, run_code's ratio to the no-op floor (back to back, and
+paced: each call after a 50 ms pause, as an agent's come), the machine's CPU time per call, and
+each system's ratio to medgym.
 
 --baseline TREE measures a second medgym source tree the same way (e.g. a worktree of an older
 commit: `git worktree add /tmp/base <commit>`), alternating with this one for --rounds rounds, so
@@ -235,12 +236,15 @@ def report_rounds(rounds: dict[str, list[medgym.Latency]], rates: dict[str, list
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     idle = ["\nAfter 3 s with nothing to do (ms, median (p90)): what the machine adds after idling",
             "| tree | no-op | (c) episode start |", "|---|---:|---:|"]
+    paced = [f"\nPaced: each call after a {medgym.PACE_S * 1000:.0f} ms pause, as an agent's calls come (ms, median "
+             "(p90); blocks of the no-op and of run_code alternate)",
+             "| tree | no-op floor | (a) run_code | ratio |", "|---|---:|---:|---:|"]
     for tree, sessions in rounds.items():
         pooled = medgym.Latency()
         for index, (session, (rate, errors)) in enumerate(zip(sessions, rates[tree], strict=True), 1):
             shown = f"{rate:.1f}" + (f" ({errors} errors)" if errors else "")
             lines.append(_round_row(tree, str(index), session, shown))
-            for key in ("noop", "a", "b", "c", "c_idle", "noop_idle"):
+            for key in ("noop", "a", "b", "c", "c_idle", "noop_idle", "noop_paced", "a_paced"):
                 getattr(pooled, key).extend(getattr(session, key))
             pooled.cpu_noop_ns += session.cpu_noop_ns
             pooled.cpu_a_ns += session.cpu_a_ns
@@ -249,11 +253,14 @@ def report_rounds(rounds: dict[str, list[medgym.Latency]], rates: dict[str, list
         lines.append(_round_row(tree, "**all**", pooled, f"{statistics.median(all_rates):.1f}"))
         if pooled.c_idle:
             idle.append(f"| {tree} | {_ms(pooled.noop_idle)} | {_ms(pooled.c_idle)} |")
+        if pooled.a_paced:
+            ratio = statistics.median(pooled.a_paced) / statistics.median(pooled.noop_paced)
+            paced.append(f"| {tree} | {_ms(pooled.noop_paced)} | {_ms(pooled.a_paced)} | {ratio:.2f}× |")
     cpus = os.cpu_count() or 1
     lines.append(f"\nBack-to-back calls cannot come faster than the CPU they cost divided by the machine's {cpus} "
                  "CPUs (the client, server, runner and containers all share them), nor faster than a sandbox's own "
                  "CPU per run divided by its CPU quota (MEDGYM_CPUS, 1 core by default).")
-    return "\n".join(lines + (idle if len(idle) > 3 else []))
+    return "\n".join(lines + (paced if len(paced) > 3 else []) + (idle if len(idle) > 3 else []))
 
 
 def _round_row(tree: str, label: str, session: medgym.Latency, rate: str) -> str:
