@@ -153,3 +153,47 @@ def test_a_forged_exit_status_cannot_outlive_the_run(sandbox: DockerSandbox) -> 
     assert _run(sandbox, "print('fine')").stdout == "fine\n"
 
 
+
+
+def test_a_run_ends_when_its_sandbox_is_closed_even_if_the_engine_is_slow(
+        docker_ready: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing a sandbox mid-run ends the run at once, however long the engine then takes to remove the
+    container (a busy engine took over 20 s in CI): the run's error does not wait on the engine."""
+    import threading
+
+    import sandbox.docker_backend as docker_backend
+    from medgym.errors import SandboxLostError
+
+    box = DockerBackend("tests-conformance").start(SandboxSpec(image=IMAGE, limits=Limits(memory_mb=512, pids=128),
+                                                               labels={"medgym.episode": "slow-close"}))
+    remove = docker_backend.remove_container
+
+    def slow_remove(client, container_id):  # type: ignore[no-untyped-def]
+        time.sleep(5)
+        return remove(client, container_id)
+
+    def slow_inspect(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(30)
+        raise AssertionError("the engine was asked why a sandbox this server closed stopped")
+
+    monkeypatch.setattr(docker_backend, "remove_container", slow_remove)
+    monkeypatch.setattr(box._client.api, "inspect_container", slow_inspect)
+    outcome: list[BaseException] = []
+    ended: list[float] = []
+
+    def spin() -> None:
+        try:
+            _run(box, "while True: pass", timeout=60)
+        except BaseException as exc:
+            outcome.append(exc)
+        ended.append(time.monotonic())
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    box.close()
+    closed = time.monotonic()
+    thread.join(60)
+    assert ended and ended[0] < closed and ended[0] - started < 4, (started, ended, closed)
+    assert isinstance(outcome[0], SandboxLostError) and "was closed" in str(outcome[0]), outcome
