@@ -9,8 +9,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def why_stopped(client: Any, container_id: str) -> str:
-    """A parenthesised reason to append to a "lost" error: gone, killed for memory, or its status."""
+def why_stopped(client: Any, container_id: str, closed: bool = False) -> str:
+    """A parenthesised reason to append to a "lost" error: closed by this server (`closed`: the engine is
+    not asked, it may be slow while it removes the container), gone, killed for memory, or its status."""
+    if closed:
+        return " (it was closed by this server)"
     try:
         state = client.api.inspect_container(container_id)["State"]
     except Exception:

@@ -184,9 +184,7 @@ class DockerSandbox:
             return False
 
     def _why_stopped(self) -> str:
-        if self._closed:  # closed by this server (mid-run, from another thread): no need to ask the engine,
-            return " (the sandbox was closed)"  # which may be slow while it removes the container
-        return why_stopped(self._client, self._id)
+        return why_stopped(self._client, self._id, closed=self._closed)
 
     def close(self) -> None:
         if self._closed:

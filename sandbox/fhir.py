@@ -131,9 +131,7 @@ class FhirServer:
         return sandbox_network_kwargs(self.network)
 
     def _why_stopped(self) -> str:
-        if self._closed:  # closed by this server while a request was in flight: the engine need not be asked
-            return " (the FHIR server was closed)"
-        return why_stopped(self._client, self._id)
+        return why_stopped(self._client, self._id, closed=self._closed)
 
     def close(self) -> None:
         """Remove the container and the network (disconnecting anything still attached). Idempotent."""

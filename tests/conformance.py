@@ -49,6 +49,39 @@ def run(box: Sandbox, code: str, timeout: float = 20.0, cap: int = 65536) -> Exe
     return box.run(code, timeout, cap)
 
 
+@dataclass
+class Closing:
+    """A run closed under its feet (`close_mid_run`): what it gave, and when each step happened."""
+
+    outcome: BaseException | ExecResult | None
+    started: float  # close() called
+    closed: float  # close() returned
+    ended: float | None  # the run returned or raised (None: it was still going on)
+
+
+def close_mid_run(box: Sandbox, run_timeout: float = 120.0, wait_s: float = 100.0) -> Closing:
+    """Start a run that spins in a thread, close the sandbox half a second later, and wait (at most
+    `wait_s`) for the run to end. `close` may take a while on a busy engine: the run must end at once."""
+    outcome: list[BaseException | ExecResult] = []
+    ended: list[float] = []
+
+    def spin() -> None:
+        try:
+            outcome.append(run(box, "while True: pass", timeout=run_timeout))
+        except BaseException as exc:
+            outcome.append(exc)
+        ended.append(time.monotonic())
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    box.close()
+    closed = time.monotonic()
+    thread.join(wait_s)
+    return Closing(outcome[0] if outcome else None, started, closed, ended[0] if ended else None)
+
+
 def heartbeat(name: str) -> str:
     """Python source of a loop that appends to the file `name` (in the workspace) every 20 ms."""
     return f"import time\nwhile True:\n    open({name!r}, 'a').write('.'); time.sleep(0.02)\n"
@@ -210,24 +243,10 @@ class SandboxConformance:
     def test_closing_a_sandbox_mid_run_ends_the_run(self, fresh: Callable[..., Sandbox]) -> None:
         box = fresh()
         run(box, "print('ready')")
-        outcome: list[BaseException | ExecResult] = []
-        ended: list[float] = []
-
-        def spin() -> None:
-            try:
-                outcome.append(run(box, "while True: pass", timeout=120))
-            except BaseException as exc:
-                outcome.append(exc)
-            ended.append(time.monotonic())
-
-        thread = threading.Thread(target=spin)
-        thread.start()
-        time.sleep(0.5)
-        started = time.monotonic()
-        box.close()  # may take a while on a busy engine: the run must end at once anyway, not when close returns
-        thread.join(100)
-        assert not thread.is_alive() and ended[0] - started < 20, "the run went on after its sandbox was closed"
-        assert isinstance(outcome[0], SandboxLostError), outcome
+        closing = close_mid_run(box)
+        assert closing.ended is not None and closing.ended - closing.started < 20, \
+            "the run went on after its sandbox was closed"
+        assert isinstance(closing.outcome, SandboxLostError), closing.outcome
 
     def test_a_sandbox_removed_from_outside_is_lost(self, backend: SandboxBackend,
                                                    fresh: Callable[..., Sandbox]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from sandbox.contract import SandboxSpec
 from sandbox.docker_backend import DockerBackend, DockerSandbox
 from sandbox.limits import Limits
+from tests.conformance import close_mid_run
 from tests.conftest import IMAGE
 
 pytestmark = [pytest.mark.usefixtures("no_leftover_containers"), pytest.mark.timeout(120)]
@@ -159,8 +160,6 @@ def test_a_run_ends_when_its_sandbox_is_closed_even_if_the_engine_is_slow(
         docker_ready: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Closing a sandbox mid-run ends the run at once, however long the engine then takes to remove the
     container (a busy engine took over 20 s in CI): the run's error does not wait on the engine."""
-    import threading
-
     import sandbox.docker_backend as docker_backend
     from medgym.errors import SandboxLostError
 
@@ -178,22 +177,6 @@ def test_a_run_ends_when_its_sandbox_is_closed_even_if_the_engine_is_slow(
 
     monkeypatch.setattr(docker_backend, "remove_container", slow_remove)
     monkeypatch.setattr(box._client.api, "inspect_container", slow_inspect)
-    outcome: list[BaseException] = []
-    ended: list[float] = []
-
-    def spin() -> None:
-        try:
-            _run(box, "while True: pass", timeout=60)
-        except BaseException as exc:
-            outcome.append(exc)
-        ended.append(time.monotonic())
-
-    thread = threading.Thread(target=spin)
-    thread.start()
-    time.sleep(0.5)
-    started = time.monotonic()
-    box.close()
-    closed = time.monotonic()
-    thread.join(60)
-    assert ended and ended[0] < closed and ended[0] - started < 4, (started, ended, closed)
-    assert isinstance(outcome[0], SandboxLostError) and "was closed" in str(outcome[0]), outcome
+    closing = close_mid_run(box, run_timeout=60, wait_s=60)
+    assert closing.ended is not None and closing.ended < closing.closed and closing.ended - closing.started < 4, closing
+    assert isinstance(closing.outcome, SandboxLostError) and "was closed" in str(closing.outcome), closing.outcome
