@@ -23,11 +23,11 @@ exits at once). Whichever comes first, every other process in the container is t
 (nothing inside a process can hide it from that process), so reporting a status is made to mean
 exactly "end this run now": code that writes one ends its own run, as `os._exit` would.
 
-Hand-offs stay on one CPU: the spare is pinned to the runner's CPU just before it is given its code
-(and takes the container's CPUs back once it has read it), and a child whose code is done, alone
-with the runner, reports its status as a SCHED_IDLE process, so the runner wakes on that CPU and
-runs ahead of the child's teardown. (On a virtual machine whose idle CPUs halt, waking a process on
-another CPU costs up to a millisecond.)
+A run's hand-offs stay on one CPU: the runner and the spare are pinned to the runner's CPU just
+before the spare is given its code (the child takes the container's CPUs back once it has read it,
+the runner once it has answered), and the child yields to the runner after its report, ahead of
+its teardown. (On a virtual machine whose idle CPUs halt, waking a process on another CPU costs up
+to a millisecond.)
 
 The runner blocks every signal it can (they stay pending, never acted on), so code that signals
 PID 1 cannot stop it (the kernel drops SIGKILL and SIGSTOP from inside the namespace for its init);
@@ -164,21 +164,37 @@ def _current_cpu():
 
 
 def _pin(pid):
-    """Pin a sleeping spare to the CPU the runner runs on, just before it is handed its code, and return
-    the runner's own CPUs (for the child to take back at once, see `_unpin`), or None when not pinned.
+    """Pin the runner and a sleeping spare to the CPU the runner runs on, just before the spare is
+    handed its code; return the runner's CPUs (for the child to take back at once, see `_unpin`), or
+    None when not pinned. The runner takes its own back once it has answered (`_unpin_runner`).
 
-    Waking the spare is then a switch on this CPU as soon as the runner waits for it, not a wake-up
-    of another CPU, which on a virtual machine whose idle CPUs halt costs up to a millisecond. (With
-    `_step_aside`, the child's report wakes the runner on this CPU too.)"""
+    Every hand-off of the run is then a switch on this CPU, not a wake-up of another CPU (which, on
+    a virtual machine whose idle CPUs halt, costs up to a millisecond): the spare runs as soon as the
+    runner waits for it, and the child's report wakes the runner here, where the child then yields
+    to it (`sched_yield`) before the teardown of its address space."""
     cpu = _current_cpu()
     if cpu is None:
         return None
     try:
         cpus = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(pid, [cpu])
+        os.sched_setaffinity(0, [cpu])
     except (AttributeError, OSError):
         return None
+    _RUNNER_CPUS[:] = cpus
     return cpus
+
+
+_RUNNER_CPUS = []  # the runner's own CPUs while it is pinned for a run
+
+
+def _unpin_runner():
+    if _RUNNER_CPUS:
+        try:
+            os.sched_setaffinity(0, _RUNNER_CPUS)
+        except OSError:
+            pass
+        del _RUNNER_CPUS[:]
 
 
 def _unpin(cpus):
@@ -189,41 +205,6 @@ def _unpin(cpus):
             os.sched_setaffinity(0, cpus)
         except (AttributeError, OSError, TypeError, ValueError):
             pass
-
-
-_PIDS_CURRENT = ("/sys/fs/cgroup/pids.current", "/sys/fs/cgroup/pids/pids.current")  # cgroup v2, v1
-
-
-def _tasks_in_container():
-    """How many tasks (threads included) the container's cgroup holds now, or None when unreadable."""
-    for path in _PIDS_CURRENT:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            continue
-        try:
-            return int(os.read(fd, 64))
-        except (OSError, ValueError):
-            return None
-        finally:
-            os.close(fd)
-    return None
-
-
-def _step_aside():
-    """In the child, its code done, just before it reports its status: when nothing is left in the
-    container but the runner and this one thread, become SCHED_IDLE. The status written next then
-    wakes the runner on this CPU (a CPU that runs only SCHED_IDLE work counts as idle) and the runner
-    runs at once, ahead of the teardown of this process's address space that follows `_exit`.
-
-    Not when anything else is still there (processes the code left behind, a thread of its own):
-    a busy one would starve a SCHED_IDLE child of the moment it needs to write its status."""
-    if _tasks_in_container() != 2:
-        return
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        pass
 
 
 def _pids_max_events():
@@ -444,8 +425,8 @@ def _child(code_r, status_w, out_w, err_w, signals):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
-            _step_aside()
             os.write(4, b"%d %.6f %.6f %.6f %d %d\n" % (status, *times))
+            os.sched_yield()  # to the runner, woken on this CPU (`_pin`), ahead of this process's teardown
         except BaseException:
             pass
         os._exit(status)
@@ -661,6 +642,7 @@ class Runner:
         """Off the critical path: fork the next spare (its set-up overlaps what follows), then wait
         until every process of the last run is gone (killed already; this reaps them)."""
         last, self.last_child = self.last_child, None
+        _unpin_runner()
         began = time.monotonic()
         if self.spare is None:
             try:
@@ -684,6 +666,7 @@ class Runner:
 
     def recover(self):
         """After a failure of the runner itself: end whatever runs; the next run forks a new spare."""
+        _unpin_runner()
         kill_all()
         last, self.last_child = self.last_child, None
         settle(last_child=last)
