@@ -225,6 +225,26 @@ def test_the_runner_takes_its_cpus_back_after_a_run(backend: DockerBackend, sand
         assert str(sorted(allowed)) == cpus
 
 
+def test_code_that_scribbles_on_the_spares_ready_flag_changes_nothing(sandbox: DockerSandbox) -> None:
+    """The runner shares one page with its spares (a spare marks itself set up there, so the runner pins
+    only a sleeping one). Code can write that page too: it is read before a run only and reset before
+    each fork, so the next runs are as before (output, CPUs)."""
+    scribble = (
+        "import ctypes\n"
+        "for line in open('/proc/self/maps'):\n"
+        "    fields = line.split()\n"
+        "    if fields[1] == 'rw-s' and 'zero' in line:\n"
+        "        start, end = (int(x, 16) for x in fields[0].split('-'))\n"
+        "        ctypes.memset(start, 0xFF, end - start)\n"
+        "        print('scribbled')\n"
+    )
+    assert _run(sandbox, scribble).stdout == "scribbled\n"
+    check = f"{CPUSET}import os\nprint(cpuset() == sorted(os.sched_getaffinity(0)))"
+    for _ in range(3):
+        assert _run(sandbox, check).stdout == "True\n"
+    _only_the_runner_and_this_run(sandbox)
+
+
 def test_a_run_that_leaves_busy_processes_behind_reports_and_ends(sandbox: DockerSandbox) -> None:
     """Busy processes left behind, one more than there are CPUs, compete with the child's report and
     with its yield to the runner: the run still ends with its output, and the sweep kills them."""

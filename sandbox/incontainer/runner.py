@@ -44,6 +44,7 @@ import builtins
 import gc
 import json
 import linecache
+import mmap
 import os
 import resource
 import select
@@ -164,7 +165,7 @@ def _current_cpu():
 
 
 def _pin(pid):
-    """Pin the runner and a sleeping spare to the CPU the runner runs on, just before the spare is
+    """Pin the runner and a spare that is set up (it sleeps) to the CPU the runner runs on, just before the spare is
     handed its code; return the runner's CPUs (for the child to take back at once, see `_unpin`), or
     None when not pinned. The runner takes its own back once it has answered (`_unpin_runner`).
 
@@ -186,6 +187,10 @@ def _pin(pid):
 
 
 _RUNNER_CPUS = []  # the runner's own CPUs while it is pinned for a run
+# One byte shared with the spare: 1 once it is set up and sleeps, waiting for its code. Only then is
+# it pinned (`_pin`): moving a process that is running on another CPU waits for that CPU to stop it.
+# (The runner reads it before a run only, and resets it before each fork: nothing of a run is left.)
+_SPARE_READY = mmap.mmap(-1, mmap.PAGESIZE)
 
 
 def _unpin_runner():
@@ -336,6 +341,7 @@ class Spare:
     """
 
     def __init__(self, signals):
+        _SPARE_READY[0] = 0  # set by the spare once it is set up (then it only waits for its code)
         code_r, self.code_w = os.pipe()
         self.status_r, status_w = os.pipe()
         self.out_r, out_w = os.pipe()
@@ -406,6 +412,7 @@ def _child(code_r, status_w, out_w, err_w, signals):
         _warm()
         _reseed()
         times[0], times[3] = time.monotonic(), _faults()  # set up: from here on the spare waits for its code
+        _SPARE_READY[0] = 1
         request = _read_all(3)
         os.close(3)
         times[1] = time.monotonic()
@@ -586,7 +593,7 @@ class Runner:
         filename = "/workspace/<run-%d>.py" % self.counter
         oom_before, pids_before = self.counters or _counters()
         self.counters = None
-        cpus = _pin(self.spare.pid) if self.spare is not None else None
+        cpus = _pin(self.spare.pid) if self.spare is not None and _SPARE_READY[0] else None
         payload = json.dumps({"code": request.get("code", ""), "filename": filename, "cpus": cpus}).encode("utf-8")
         start = time.monotonic()
         child = self._take_spare(payload)
