@@ -165,9 +165,10 @@ def _current_cpu():
 
 
 def _pin(pid):
-    """Pin the runner and a spare that is set up (it sleeps) to the CPU the runner runs on, just before the spare is
-    handed its code; return the runner's CPUs (for the child to take back at once, see `_unpin`), or
-    None when not pinned. The runner takes its own back once it has answered (`_unpin_runner`).
+    """Pin the runner and a spare that is set up (it sleeps) to the CPU the runner runs on, just before
+    the spare is handed its code; return the runner's CPUs (for the child to take back at once, see
+    `_unpin`), or None when not pinned. The runner takes its own back once it has answered
+    (`_unpin_runner`).
 
     Every hand-off of the run is then a switch on this CPU, not a wake-up of another CPU (which, on
     a virtual machine whose idle CPUs halt, costs up to a millisecond): the spare runs as soon as the
