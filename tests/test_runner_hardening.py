@@ -218,6 +218,7 @@ def test_the_runner_takes_its_cpus_back_after_a_run(backend: DockerBackend, sand
     pid = backend.client.api.inspect_container(sandbox._id)["State"]["Pid"]
     for _ in range(3):
         _run(sandbox, "print(1)")
+        assert sandbox.alive()  # answered after the runner's work that follows a reply (it serves in turn)
         try:
             allowed = os.sched_getaffinity(pid)
         except OSError as exc:  # another user's process, on a host that says no
