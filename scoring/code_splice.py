@@ -14,6 +14,7 @@ import ast
 import copy
 import re
 
+from medgym import pyast
 from medgym.errors import AnswerFormatError, DataError
 
 MARKER = "<<insert solution here>>"
@@ -63,7 +64,7 @@ def _parse_submission(code: str) -> ast.Module:
     if len(code) > MAX_SUBMISSION_CHARS:
         raise AnswerFormatError(f"the submission is longer than {MAX_SUBMISSION_CHARS} characters")
     try:
-        return ast.parse(code)
+        return pyast.parse(code)
     except (SyntaxError, ValueError) as exc:
         where = f"line {exc.lineno}: " if isinstance(exc, SyntaxError) and exc.lineno else ""
         raise AnswerFormatError(f"the submission is not valid Python ({where}{_reason(exc)})") from None
@@ -88,7 +89,7 @@ def splice(harness: str, name: str, statements: list[ast.stmt]) -> str:
 
 def _parse(harness: str) -> ast.Module:
     try:
-        return ast.parse(harness.replace(MARKER, _SLOT))
+        return pyast.parse(harness.replace(MARKER, _SLOT))
     except SyntaxError as exc:
         raise HarnessError(f"the harness does not parse (line {exc.lineno}: {exc.msg})") from None
 
@@ -132,7 +133,7 @@ def scrub(context: str, name: str) -> str | None:
     """`context` without any definition of `name` (decorators included) and with the marker shown as a
     comment; None when it does not parse (then it cannot be scrubbed safely and is not shown)."""
     try:
-        tree = ast.parse(context.replace(MARKER, _SLOT))
+        tree = pyast.parse(context.replace(MARKER, _SLOT))
     except SyntaxError:
         return None
     drop: set[int] = set()
@@ -146,7 +147,7 @@ def scrub(context: str, name: str) -> str | None:
 
 def definition_of(code: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
     """The top-level definition of `name` in `code` (a reference solution)."""
-    for node in ast.parse(code).body:
+    for node in pyast.parse(code).body:
         if isinstance(node, _FUNCTIONS) and node.name == name:
             return node
     raise HarnessError(f"the reference does not define {name}")
@@ -158,14 +159,14 @@ def stub_variants(reference: str, name: str) -> dict[str, str]:
     variants: dict[str, str] = {}
     for label, body in (("pass", "pass"), ("return None", "return None"),
                         ("raise NotImplementedError", "raise NotImplementedError")):
-        variants[label] = _with_body(reference, name, ast.parse(body).body)
+        variants[label] = _with_body(reference, name, pyast.parse(body).body)
     original = definition_of(reference, name).body
-    variants["without its last statement"] = _with_body(reference, name, original[:-1] or ast.parse("pass").body)
+    variants["without its last statement"] = _with_body(reference, name, original[:-1] or pyast.parse("pass").body)
     return variants
 
 
 def _with_body(reference: str, name: str, body: list[ast.stmt]) -> str:
-    tree = ast.parse(reference)
+    tree = pyast.parse(reference)
     for node in tree.body:
         if isinstance(node, _FUNCTIONS) and node.name == name:
             node.body = copy.deepcopy(body)

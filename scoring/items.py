@@ -8,13 +8,13 @@ leading zero ("0389", "0123456789") are codes and stay text.
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from medgym import pyast
 from medgym.errors import AnswerFormatError
 from scoring.numbers import is_huge, parse_number_text
 from scoring.score import AnswerValue, Scalar
@@ -161,7 +161,7 @@ def _parse_literal(text: str) -> object:
         raise AnswerFormatError(f"a submitted list longer than {MAX_PYTHON_LITERAL_CHARS} characters must be JSON "
                                 '(e.g. ["first item", "second item"])')
     try:
-        return ast.literal_eval(text)
+        return pyast.literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise AnswerFormatError(
             "the answer looks like a list but is not a JSON or Python list literal; submit a list of "

@@ -112,10 +112,10 @@ def _prefix(code_histories: str) -> str:
 
 def _python_list(text: str) -> str:
     """`['import os', ...]` (a Python list literal, as the public records write it) as code lines."""
-    import ast
+    from medgym import pyast
 
     try:
-        parsed = ast.literal_eval(text)
+        parsed = pyast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
     return "\n".join(str(part) for part in parsed) if isinstance(parsed, list) else text

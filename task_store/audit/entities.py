@@ -8,9 +8,9 @@ MedCalcBench); scores like INR, pH or GCS are bare numbers; categorical items ar
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable, Mapping
 
+from medgym import pyast
 from medgym.errors import DataError
 from task_store.audit.units import (
     HEIGHT_UNITS,
@@ -36,7 +36,7 @@ def parse_entities(raw: object) -> dict[str, object]:
     if not isinstance(raw, str):
         raise EntityError(f"Relevant Entities is a {type(raw).__name__}, not a dict")
     try:
-        value = ast.literal_eval(raw)
+        value = pyast.literal_eval(raw)
     except (ValueError, SyntaxError) as exc:
         raise EntityError(f"Relevant Entities is not a Python literal: {exc}") from exc
     if not isinstance(value, dict):
