@@ -100,6 +100,8 @@ async def run_episode(client: Client, agent: Agent, agent_info: dict[str, Any], 
     finally:
         with anyio.CancelScope(shield=True):
             await session.abandon()
+    if error is None and session.verdict is None and session.server_problem:  # no verdict, and the server failed
+        error = session.server_problem[:500]
     view, verdict = session.view, session.verdict or {}
     transcript = run_dir.write_transcript(session.episode_id, session.messages) if session.episode_id else None
     if transcript is not None:

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 from mcp import Client
 
+from evaluation.envs.rules import is_server_problem
 from medgym.errors import ServiceError, ToolCallError
 from trajectory.toolspecs import openai_specs
 from trajectory.transcript import Message, opening, tool_call, tool_result
@@ -33,6 +34,7 @@ class EpisodeSession:
         self.turns = 0
         self.run_code_calls = 0
         self.verdict: dict[str, Any] | None = None
+        self.server_problem: str | None = None  # the last call that failed on medgym's side, not the agent's
         self.log = TurnLog()
         self._ids = itertools.count(1)
 
@@ -73,6 +75,8 @@ class EpisodeSession:
             payload = await self._raw(tool, {**arguments, "task_id": self.task_id, "episode_id": self.episode_id})
         except ToolCallError as exc:
             payload = {"error": str(exc)}
+            if is_server_problem(tool, payload["error"]):
+                self.server_problem = f"{tool}: {payload['error']}"
         duration_ms = round((time.monotonic() - clock) * 1000, 3)
         self.log.calls.append(CallTiming(tool_call_id=call_id, at=started, duration_ms=duration_ms))
         self.messages.append(tool_result(call_id, payload))

@@ -46,6 +46,7 @@ from tools.toolset import Effect, ToolDef
 log = logging.getLogger(__name__)
 
 SERVER_PROBLEM = "medgym server problem (not caused by your input): "
+INTERNAL_ERROR = "an internal error ({}), logged by the server; try again"
 ANNOTATIONS: dict[Effect, ToolAnnotations] = {
     "read": ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                             open_world_hint=False),
@@ -100,6 +101,10 @@ def _wrapper(definition: ToolDef, limits: Limits, limiter: anyio.CapacityLimiter
             raise ToolError(str(exc)) from None
         except ServiceError as exc:
             error = (SERVER_PROBLEM + str(exc), "verifier" if isinstance(exc, VerifierError) else "service")
+            raise ToolError(error[0]) from None
+        except Exception as exc:  # a bug of medgym's: the traceback goes to the log, the client gets a server problem
+            log.exception("%s failed with an internal error", definition.name)
+            error = (SERVER_PROBLEM + INTERNAL_ERROR.format(type(exc).__name__), "service")
             raise ToolError(error[0]) from None
         finally:
             if definition.recorded and not refused:

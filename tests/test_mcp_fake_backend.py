@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
 
+from evaluation.envs import rules
+from evaluation.runner import run_episode
+from evaluation.session import EpisodeSession
 from mcp_server.app import ServerHandle, build_server
 from mcp_server.settings import Settings
 from sandbox.limits import Limits
 from tests.fake_backend import FakeBackend, FakeBackendConfig, FakeSandbox
 from tests.mcp_calls import call_error, call_ok
-from tools import execution
+from tools import execution, submission
+from trajectory.rundir import RunDir
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -134,3 +140,52 @@ async def test_long_runs_report_progress(served: tuple[ServerHandle, Client], mo
     assert result.structured_content["stdout"] == "done\n"
     running = [u for u in updates if "running" in (u[2] or "")]  # (after any catalog-wait notices)
     assert len(running) >= 2 and running[0][0] == pytest.approx(0.2) and running[0][1] == 30
+
+
+async def test_an_internal_error_is_a_server_problem_logged_with_its_traceback(
+    served: tuple[ServerHandle, Client], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    # e.g. CPython 3.11's "AST constructor recursion depth mismatch" from two threads parsing at once
+    # (medgym.pyast), which reached the client as the SDK's bare "Error executing tool submit_answer"
+    _, client = served
+    failures = [SystemError("AST constructor recursion depth mismatch (before=33, after=27)")]
+    score = submission._score
+
+    def failing_once(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return score(*args)
+
+    monkeypatch.setattr(submission, "_score", failing_once)
+    await call_ok(client, "get_task", task_id=CALC)
+    message = await call_error(client, "submit_answer", task_id=CALC, answer=83.9)
+    assert "medgym server problem" in message and "internal error (SystemError)" in message
+    assert rules.after_call("submit_answer", {"error": message}, True) == rules.Step(None, True, "error")
+    assert "recursion depth" not in message  # the details are the server's: in its log only
+    logged = [r for r in caplog.records if r.name == "mcp_server.registrar" and r.exc_info]
+    assert logged and "submit_answer" in logged[0].getMessage() and "recursion depth" in caplog.text
+    verdict = await call_ok(client, "submit_answer", task_id=CALC, answer=83.9)  # the failure used no attempt
+    assert verdict["correct"] and verdict["attempts_used"] == 1
+
+    # a scripted client's row says the server failed (an error), not that the agent did not submit
+    failures.append(SystemError("again"))
+
+    async def submits(session: EpisodeSession) -> None:
+        await session.submit(83.9)
+
+    run_dir = RunDir(tmp_path / "run")
+    run_dir.create()
+    row = await run_episode(client, submits, {"kind": "test"}, CALC, 0, run_dir, [])
+    assert not row.submitted and row.error is not None
+    assert row.error.startswith("submit_answer: Error executing tool submit_answer: medgym server problem")
+
+
+def test_only_the_servers_own_message_is_a_server_problem() -> None:
+    own = "Error executing tool run_code: medgym server problem (not caused by your input): could not start"
+    assert rules.is_server_problem("run_code", own) and rules.is_server_problem("run_code", own.split(": ", 1)[1])
+    assert rules.is_server_problem("submit_answer", "Error executing tool submit_answer")  # the SDK's crash
+    echoed = "Error executing tool get_task: unknown task 'medgym server problem'"  # an agent's input, echoed
+    assert not rules.is_server_problem("get_task", echoed) and not rules.is_server_problem("run_code", None)
+    assert not rules.is_server_problem("get_task", own)  # another tool's prefix
+    assert rules.after_call("run_code", {"error": echoed}, True).outcome == "running"

@@ -17,6 +17,8 @@ from trajectory.toolspecs import Spec, argument_names
 
 # the prefix medgym puts on errors of its own machinery (README, "Errors a model can fix")
 SERVER_PROBLEM = "medgym server problem"
+# what the MCP SDK puts before a tool's error message ("Error executing tool run_code: ..."); alone, a crash
+SDK_ERROR = "Error executing tool "
 
 Outcome = Literal["running", "correct", "incorrect", "unsubmitted", "unscorable", "error"]
 
@@ -65,10 +67,23 @@ class Step:
 RUNNING = Step(None, False, "running")
 
 
+def is_server_problem(tool: str, error: object) -> bool:
+    """Whether a tool error is a failure of medgym's machinery, not of the agent's input: the server's
+    message starts with `SERVER_PROBLEM` (after the SDK's `SDK_ERROR` prefix), or is the SDK's bare
+    message for a crash. Only the start counts: an agent's input echoed in an error cannot pass for one."""
+    if not isinstance(error, str):
+        return False
+    own = f"{SDK_ERROR}{tool}"
+    if error == own:
+        return True
+    message = error.removeprefix(f"{own}: ")
+    return message.startswith(SERVER_PROBLEM)
+
+
 def after_call(tool: str, payload: dict[str, Any], scorable: bool) -> Step:
     """The episode after a forwarded call returned `payload` (`{"error": ...}` for a tool error)."""
     error = payload.get("error")
-    if isinstance(error, str) and error.startswith(SERVER_PROBLEM):
+    if is_server_problem(tool, error):
         return Step(None, True, "error")
     if tool != "submit_answer" or payload.get("dry_run"):
         return RUNNING  # a dry run checks an answer's form: no verdict, no attempt
