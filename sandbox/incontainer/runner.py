@@ -24,8 +24,9 @@ exits at once). Whichever comes first, every other process in the container is t
 exactly "end this run now": code that writes one ends its own run, as `os._exit` would.
 
 A run's hand-offs stay on one CPU: the runner and the spare are pinned to the runner's CPU just
-before the spare is given its code (the child takes the container's CPUs back once it has read it,
-the runner once it has answered), and the child yields to the runner after its report, ahead of
+before the spare is given its code, if the spare is set up and sleeping (it says so in one byte of a
+page it shares with the runner); the child takes the container's CPUs back once it has read it,
+the runner once it has answered; and the child yields to the runner after its report, ahead of
 its teardown. (On a virtual machine whose idle CPUs halt, waking a process on another CPU costs up
 to a millisecond.)
 
@@ -194,23 +195,20 @@ _RUNNER_CPUS = []  # the runner's own CPUs while it is pinned for a run
 _SPARE_READY = mmap.mmap(-1, mmap.PAGESIZE)
 
 
-def _unpin_runner():
-    if _RUNNER_CPUS:
-        try:
-            os.sched_setaffinity(0, _RUNNER_CPUS)
-        except OSError:
-            pass
-        del _RUNNER_CPUS[:]
-
-
 def _unpin(cpus):
-    """In the child, once it has read its code: the runner's CPUs back (the code and the processes
-    it starts run wherever the container may, as without `_pin`)."""
+    """This process's CPUs back after `_pin` (`cpus`: what it returned; nothing when None). The child
+    does it once it has read its code (the code and the processes it starts run wherever the
+    container may, as without `_pin`), the runner once it has answered (`_unpin_runner`)."""
     if cpus:
         try:
             os.sched_setaffinity(0, cpus)
         except (AttributeError, OSError, TypeError, ValueError):
             pass
+
+
+def _unpin_runner():
+    _unpin(_RUNNER_CPUS)
+    del _RUNNER_CPUS[:]
 
 
 def _pids_max_events():
