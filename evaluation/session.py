@@ -16,11 +16,25 @@ from typing import Any
 import anyio
 from mcp import Client
 
-from evaluation.envs.rules import is_server_problem
-from medgym.errors import ServiceError, ToolCallError
+from medgym.errors import SERVER_PROBLEM, ServiceError, ToolCallError
 from trajectory.toolspecs import openai_specs
 from trajectory.transcript import Message, opening, tool_call, tool_result
 from trajectory.turns import CallTiming, Turn, TurnLog
+
+# what the MCP SDK puts before a tool's error message ("Error executing tool run_code: ..."); alone, a crash
+SDK_ERROR = "Error executing tool "
+
+
+def is_server_problem(tool: str, error: object) -> bool:
+    """Whether a tool error is a failure of medgym's machinery, not of the agent's input: the server's
+    message starts with `SERVER_PROBLEM` (after the SDK's `SDK_ERROR` prefix), or is the SDK's bare
+    message for a crash. Only the start counts: an agent's input echoed in an error cannot pass for one."""
+    if not isinstance(error, str):
+        return False
+    own = f"{SDK_ERROR}{tool}"
+    if error == own:
+        return True
+    return error.removeprefix(f"{own}: ").startswith(SERVER_PROBLEM)
 
 
 class EpisodeSession:

@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from mcp_server.auth import StaticTokenVerifier, auth_settings, load_tokens
 from mcp_server.identity import caller_of, pseudonym
 from mcp_server.lifespan import app_lifespan
-from mcp_server.registrar import SERVER_PROBLEM, register_tools, short_validation_error
+from mcp_server.registrar import register_tools, short_validation_error
 from mcp_server.settings import Settings
 from mcp_server.state import AppState
-from medgym.errors import CatalogNotReadyError, UnknownTaskError
+from medgym.errors import SERVER_PROBLEM, CatalogNotReadyError, UnknownTaskError
 from medgym.version import __version__
 from task_store.statement import task_markdown
 from tools.catalog import list_datasets, shorten

@@ -30,6 +30,7 @@ from mcp_server.recording import ReferenceCache, record_call
 from mcp_server.state import AppState
 from medgym import stages
 from medgym.errors import (
+    SERVER_PROBLEM,
     ClientError,
     InvalidArgumentError,
     QuotaError,
@@ -45,7 +46,6 @@ from tools.toolset import Effect, ToolDef
 
 log = logging.getLogger(__name__)
 
-SERVER_PROBLEM = "medgym server problem (not caused by your input): "
 INTERNAL_ERROR = "an internal error ({}), logged by the server; try again"
 ANNOTATIONS: dict[Effect, ToolAnnotations] = {
     "read": ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,

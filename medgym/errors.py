@@ -30,6 +30,9 @@ place: `mcp_server.registrar`. Messages say what to do next and never quote hidd
 
 from __future__ import annotations
 
+# what every ServiceError's message (and any other failure of medgym's own) starts with, as clients see it
+SERVER_PROBLEM = "medgym server problem (not caused by your input): "
+
 
 class MedgymError(Exception):
     """Root of every error medgym raises on purpose."""

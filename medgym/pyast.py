@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import ast
 import threading
-from typing import Any, Literal
+from typing import Any
 
 _LOCK = threading.RLock()
 
 
-def parse(source: str, mode: Literal["exec"] = "exec") -> ast.Module:
+def parse(source: str) -> ast.Module:
     """`ast.parse(source)`; raises what it raises (SyntaxError, ValueError, RecursionError, MemoryError)."""
     with _LOCK:
-        return ast.parse(source, mode=mode)  # noqa: TID251 - the one place that may
+        return ast.parse(source)  # noqa: TID251 - the one place that may
 
 
 def literal_eval(text: str) -> Any:

@@ -13,12 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from evaluation.session import is_server_problem as is_server_problem  # which errors are medgym's own
 from trajectory.toolspecs import Spec, argument_names
-
-# the prefix medgym puts on errors of its own machinery (README, "Errors a model can fix")
-SERVER_PROBLEM = "medgym server problem"
-# what the MCP SDK puts before a tool's error message ("Error executing tool run_code: ..."); alone, a crash
-SDK_ERROR = "Error executing tool "
 
 Outcome = Literal["running", "correct", "incorrect", "unsubmitted", "unscorable", "error"]
 
@@ -65,19 +61,6 @@ class Step:
 
 
 RUNNING = Step(None, False, "running")
-
-
-def is_server_problem(tool: str, error: object) -> bool:
-    """Whether a tool error is a failure of medgym's machinery, not of the agent's input: the server's
-    message starts with `SERVER_PROBLEM` (after the SDK's `SDK_ERROR` prefix), or is the SDK's bare
-    message for a crash. Only the start counts: an agent's input echoed in an error cannot pass for one."""
-    if not isinstance(error, str):
-        return False
-    own = f"{SDK_ERROR}{tool}"
-    if error == own:
-        return True
-    message = error.removeprefix(f"{own}: ")
-    return message.startswith(SERVER_PROBLEM)
 
 
 def after_call(tool: str, payload: dict[str, Any], scorable: bool) -> Step:
