@@ -35,6 +35,7 @@ from pathlib import Path
 
 import anyio
 from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
 
 IMAGE = os.environ.get("MEDGYM_IMAGE", "medgym-sandbox:0.1.0")
 LAUNCHER = Path(__file__).with_name("serve_with_noop.py")
@@ -150,17 +151,29 @@ IDLE_S = 3.0
 PACE_S = 0.05  # paced calls: one every 50 ms or so, as an agent's come (a model's turn between two calls)
 
 
-async def _pool_full(client: Client) -> bool:
-    status = await client.read_resource("medgym://status")
+UNOBSERVED_REFILL_S = 3.0  # a tree without `medgym://status` (older than it): its pool is given this long
+
+
+async def _pool_full(client: Client) -> bool | None:
+    """Whether the server's warm pool is full; None when the server cannot say (no status resource)."""
+    try:
+        status = await client.read_resource("medgym://status")
+    except MCPError:
+        return None
     nodes = json.loads(status.contents[0].text)["nodes"]  # type: ignore[union-attr]
     return any(node["pool_target"] > 0 for node in nodes) and all(n["pool_idle"] >= n["pool_target"] for n in nodes)
 
 
 async def _wait_for_pools(clients: list[Client], timeout_s: float = 30.0) -> None:
-    """Until every server's warm pool has refilled (polled every 50 ms: the servers stay active)."""
+    """Until every server's warm pool has refilled (polled every 50 ms: the servers stay active). A
+    server that cannot say gets UNOBSERVED_REFILL_S, polled the same way for activity's sake."""
     deadline = time.monotonic() + timeout_s
     for client in clients:
-        while not await _pool_full(client) and time.monotonic() < deadline:
+        unobserved_until = time.monotonic() + UNOBSERVED_REFILL_S
+        while time.monotonic() < deadline:
+            full = await _pool_full(client)
+            if full or (full is None and time.monotonic() >= unobserved_until):
+                break
             await anyio.sleep(0.05)
 
 
@@ -225,6 +238,7 @@ async def _client_loop(home: Path, tree: Path, deadline: list[float], counts: li
     async with Client(server(home, tree), read_timeout_seconds=300) as client:
         task_id = (await task_ids(client, 1))[0]
         await run(client, task_id, TRIVIAL)
+        await _wait_for_pools([client])  # steady state: no container start (a runner importing pandas) in the count
         ready.set()
         await go.wait()
         while time.perf_counter() < deadline[0]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.stdio import stdio_server
 from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
 
@@ -20,6 +21,7 @@ from mcp_server.lifespan import app_lifespan
 from mcp_server.registrar import register_tools, short_validation_error
 from mcp_server.settings import Settings
 from mcp_server.state import AppState
+from mcp_server.stdio_pipes import pipe_streams
 from medgym.errors import SERVER_PROBLEM, CatalogNotReadyError, UnknownTaskError
 from medgym.version import __version__
 from task_store.statement import task_markdown
@@ -61,7 +63,8 @@ def clean(value: Any) -> Any:
 
 
 class StrictMCPServer(MCPServer[AppState]):
-    """Three fixes of silent or noisy SDK behaviour on tool calls:
+    """stdio on the event loop where it can be (`run_stdio_async`), and three fixes of silent or noisy
+    SDK behaviour on tool calls:
 
     - strings that cannot be encoded are made encodable (see `clean`);
 
@@ -72,6 +75,19 @@ class StrictMCPServer(MCPServer[AppState]):
     """
 
     _accepted: dict[str, list[str]] | None = None
+
+    async def run_stdio_async(self) -> None:
+        """The SDK's stdio server, fed by non-blocking pipe I/O on the event loop (`stdio_pipes`) rather
+        than by a worker thread per read, write and flush; the SDK's own transport when stdin or stdout
+        is not a pipe or socket."""
+        with pipe_streams() as pipes:
+            if pipes is None:
+                await super().run_stdio_async()
+                return
+            lines, writer = pipes
+            async with stdio_server(stdin=lines, stdout=writer) as (read_stream, write_stream):  # type: ignore[arg-type]
+                server = self._lowlevel_server
+                await server.run(read_stream, write_stream, server.create_initialization_options())
 
     async def call_tool(self, name: str, arguments: dict[str, Any],
                         context: Context[AppState, Any] | None = None) -> CallToolResult | InputRequiredResult:

@@ -1,0 +1,135 @@
+"""stdio on the event loop: the MCP SDK's stdio transport with non-blocking pipe I/O, no worker threads.
+
+The SDK's `stdio_server` reads and writes through `anyio.wrap_file`, so every message costs three
+hops to a worker thread of the shared pool (read a line, write it, flush) and back: about a third
+of the no-op tool call's server CPU on a small machine, and a stdio server whose pool is busy with
+blocking work could not even read its next request. When the server's stdin and stdout are pipes or
+sockets (how MCP clients spawn servers), `pipe_streams` serves them from the event loop instead:
+non-blocking reads split into lines, writes that wait for the pipe to drain.
+
+As the SDK does, it claims descriptors 0 and 1 while serving: the protocol moves to private
+duplicates, fd 0 reads the null device and fd 1 writes to stderr, so stray output of any code in
+the process (or of a child it starts) cannot corrupt the protocol; both are restored on exit. Any
+other stdin or stdout (a terminal, a file) is left to the SDK's own transport.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import anyio
+
+READ_CHUNK = 1 << 16
+
+
+def _is_pipe(fd: int) -> bool:
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+class PipeLines:
+    """The lines read from a non-blocking descriptor, as text (what the SDK iterates over on stdin).
+    Bytes that are not UTF-8 are replaced, as the SDK's own transport does; a last line without a
+    newline is still returned at end of file."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = bytearray()
+        self._eof = False
+
+    def __aiter__(self) -> PipeLines:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            newline = self._buffer.find(b"\n")
+            if newline >= 0:
+                line = bytes(self._buffer[: newline + 1])
+                del self._buffer[: newline + 1]
+                return line.decode("utf-8", errors="replace")
+            if self._eof:
+                if self._buffer:
+                    line = bytes(self._buffer)
+                    self._buffer.clear()
+                    return line.decode("utf-8", errors="replace")
+                raise StopAsyncIteration
+            try:
+                chunk = os.read(self.fd, READ_CHUNK)
+            except BlockingIOError:
+                await anyio.wait_readable(self.fd)
+                continue
+            if chunk:
+                self._buffer += chunk
+            else:
+                self._eof = True
+
+
+class PipeWriter:
+    """Text written to a non-blocking descriptor, whole: a write waits while the pipe is full."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    async def write(self, text: str) -> int:
+        view = memoryview(text.encode("utf-8"))
+        while view:
+            try:
+                view = view[os.write(self.fd, view):]
+            except BlockingIOError:
+                await anyio.wait_writable(self.fd)
+        return len(text)
+
+    async def flush(self) -> None:
+        """Nothing is buffered here: every write has reached the pipe when it returns."""
+
+
+@dataclass
+class _Claim:
+    fd: int
+    private: int
+    flags: int
+
+
+def _claim(fd: int, diversion: int) -> _Claim:
+    """Serve `fd`'s pipe from a private non-blocking duplicate, and point `fd` at `diversion`."""
+    private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    flags = fcntl.fcntl(private, fcntl.F_GETFL)
+    fcntl.fcntl(private, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    os.dup2(diversion, fd)
+    return _Claim(fd, private, flags)
+
+
+def _release(claim: _Claim) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(claim.private, fcntl.F_SETFL, claim.flags)  # the pipe is shared with the client
+        os.dup2(claim.private, claim.fd)
+    with contextlib.suppress(OSError):
+        os.close(claim.private)
+
+
+@contextlib.contextmanager
+def pipe_streams() -> Iterator[tuple[PipeLines, PipeWriter] | None]:
+    """The protocol's reader and writer on stdin and stdout when both are pipes or sockets (None
+    otherwise: the caller uses the SDK's transport), with fds 0 and 1 diverted meanwhile."""
+    if not (_is_pipe(0) and _is_pipe(1)):
+        yield None
+        return
+    claims: list[_Claim] = []
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        claims.append(_claim(0, null))
+        claims.append(_claim(1, 2))
+        yield PipeLines(claims[0].private), PipeWriter(claims[1].private)
+    finally:
+        for claim in reversed(claims):
+            _release(claim)
+        os.close(null)
+
