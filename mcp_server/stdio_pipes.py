@@ -10,19 +10,22 @@ non-blocking reads split into lines, writes that wait for the pipe to drain.
 As the SDK does, it claims descriptors 0 and 1 while serving: the protocol moves to private
 duplicates, fd 0 reads the null device and fd 1 writes to stderr, so stray output of any code in
 the process (or of a child it starts) cannot corrupt the protocol; both are restored on exit. Any
-other stdin or stdout (a terminal, a file) is left to the SDK's own transport.
+other stdin or stdout (a terminal, a file), and Windows, are left to the SDK's own transport.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import anyio
+
+if sys.platform != "win32":  # pragma: no branch - POSIX only (Windows keeps the SDK's transport)
+    import fcntl
 
 READ_CHUNK = 1 << 16
 
@@ -119,7 +122,7 @@ def _release(claim: _Claim) -> None:
 def pipe_streams() -> Iterator[tuple[PipeLines, PipeWriter] | None]:
     """The protocol's reader and writer on stdin and stdout when both are pipes or sockets (None
     otherwise: the caller uses the SDK's transport), with fds 0 and 1 diverted meanwhile."""
-    if not (_is_pipe(0) and _is_pipe(1)):
+    if sys.platform == "win32" or not (_is_pipe(0) and _is_pipe(1)):
         yield None
         return
     claims: list[_Claim] = []
