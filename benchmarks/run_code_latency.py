@@ -10,9 +10,9 @@ Systems, all on the same sandbox image where a container is involved:
 Workloads: (a) a trivial print; (b) import pandas + read a 50k-row CSV + a groupby; (c) episode
 start: the first run of a new task (medgym: once its warm pool has refilled; and, apart, after 3 s
 idle next to a no-op after the same pause); (d) aggregate trivial runs per second with 8
-concurrent clients. Prints medians, p90s, run_code's ratio to the no-op floor (back to back, and
-paced: each call after a 50 ms pause, as an agent's come), the machine's CPU time per call, and
-each system's ratio to medgym.
+concurrent clients (medgym: counted once every server's warm pool has refilled). Prints medians,
+p90s, run_code's ratio to the no-op floor (back to back, and paced: each call after a 50 ms pause,
+as an agent's come), the machine's CPU time per call, and each system's ratio to medgym.
 
 --baseline TREE measures a second medgym source tree the same way (e.g. a worktree of an older
 commit: `git worktree add /tmp/base <commit>`), alternating with this one for --rounds rounds, so
