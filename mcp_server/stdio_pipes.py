@@ -16,6 +16,7 @@ other stdin or stdout (a terminal, a file), and Windows, are left to the SDK's o
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 import sys
@@ -28,6 +29,7 @@ if sys.platform != "win32":  # pragma: no branch - POSIX only (Windows keeps the
     import fcntl
 
 READ_CHUNK = 1 << 16
+log = logging.getLogger(__name__)
 
 
 def _is_pipe(fd: int) -> bool:
@@ -104,9 +106,17 @@ class _Claim:
 def _claim(fd: int, diversion: int) -> _Claim:
     """Serve `fd`'s pipe from a private non-blocking duplicate, and point `fd` at `diversion`."""
     private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
-    flags = fcntl.fcntl(private, fcntl.F_GETFL)
-    fcntl.fcntl(private, fcntl.F_SETFL, flags | os.O_NONBLOCK)
-    os.dup2(diversion, fd)
+    try:
+        flags = fcntl.fcntl(private, fcntl.F_GETFL)
+        fcntl.fcntl(private, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+        try:
+            os.dup2(diversion, fd)
+        except OSError:
+            fcntl.fcntl(private, fcntl.F_SETFL, flags)
+            raise
+    except OSError:
+        os.close(private)
+        raise
     return _Claim(fd, private, flags)
 
 
@@ -118,21 +128,59 @@ def _release(claim: _Claim) -> None:
         os.close(claim.private)
 
 
+def _null(flags: int) -> int:
+    """The null device, opened on a descriptor above the standard three (one of which may be closed)."""
+    fd = os.open(os.devnull, flags | os.O_CLOEXEC)
+    try:
+        return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    finally:
+        os.close(fd)
+
+
+def _writable_stream(fd: int) -> bool:
+    """Whether `fd` is open for writing on a file, pipe, device or socket (a process started with fd 2
+    closed may have anything there by now, e.g. its event loop's epoll descriptor)."""
+    try:
+        mode = os.fstat(fd).st_mode
+        access = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+    except OSError:
+        return False
+    kinds = (stat.S_ISREG, stat.S_ISFIFO, stat.S_ISCHR, stat.S_ISSOCK)
+    return access in (os.O_WRONLY, os.O_RDWR) and any(kind(mode) for kind in kinds)
+
+
+def _stdout_diversion() -> int:
+    """Where fd 1 points while serving: stderr, or the null device when there is no stderr."""
+    if _writable_stream(2):
+        return fcntl.fcntl(2, fcntl.F_DUPFD_CLOEXEC, 3)
+    return _null(os.O_WRONLY)
+
+
 @contextlib.contextmanager
 def pipe_streams() -> Iterator[tuple[PipeLines, PipeWriter] | None]:
-    """The protocol's reader and writer on stdin and stdout when both are pipes or sockets (None
-    otherwise: the caller uses the SDK's transport), with fds 0 and 1 diverted meanwhile."""
+    """The protocol's reader and writer on stdin and stdout when both are pipes or sockets, with fds
+    0 and 1 diverted meanwhile; None otherwise, or when the descriptors cannot be claimed (the
+    caller then uses the SDK's transport)."""
     if sys.platform == "win32" or not (_is_pipe(0) and _is_pipe(1)):
         yield None
         return
     claims: list[_Claim] = []
-    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    diversions: list[int] = []
     try:
-        claims.append(_claim(0, null))
-        claims.append(_claim(1, 2))
-        yield PipeLines(claims[0].private), PipeWriter(claims[1].private)
+        try:
+            diversions.append(_stdout_diversion())
+            diversions.append(_null(os.O_RDONLY))
+            claims.append(_claim(0, diversions[1]))
+            claims.append(_claim(1, diversions[0]))
+        except OSError as exc:
+            log.warning("stdio: serving with the SDK's transport (cannot claim fds 0 and 1: %s)", exc)
+            for claim in reversed(claims):
+                _release(claim)
+            claims.clear()
+        yield (PipeLines(claims[0].private), PipeWriter(claims[1].private)) if claims else None
     finally:
         for claim in reversed(claims):
             _release(claim)
-        os.close(null)
-
+        for fd in diversions:
+            with contextlib.suppress(OSError):
+                os.close(fd)

@@ -99,6 +99,37 @@ def test_while_serving_fd_1_goes_to_stderr_and_fd_0_reads_nothing_and_both_come_
     assert b"stray print" in done.stderr and b"stray write" in done.stderr
 
 
+def test_without_a_stderr_stray_output_goes_to_the_null_device() -> None:
+    script = _CLAIM.format(root=str(ROOT))
+    done = subprocess.run(["sh", "-c", 'exec "$0" -c "$1" 2>&-', sys.executable, script], input=b'{"x": 1}\n',
+                          capture_output=True, timeout=60, check=True)
+    assert done.stdout == b'echo {"x": 1}\nrestored\n'
+
+
+_CLAIM_FAILS = textwrap.dedent("""
+    import os, sys
+    sys.path.insert(0, {root!r})
+    from mcp_server import stdio_pipes
+
+    real = stdio_pipes._claim
+    def claim(fd, diversion):
+        if fd == 1:
+            raise OSError(24, "Too many open files")
+        return real(fd, diversion)
+    stdio_pipes._claim = claim
+    with stdio_pipes.pipe_streams() as pipes:
+        assert pipes is None
+        os.write(1, b"fallback: " + os.read(0, 100))  # fd 0 is the client's pipe again
+""")
+
+
+def test_when_the_fds_cannot_be_claimed_the_sdk_serves_with_both_untouched() -> None:
+    done = subprocess.run([sys.executable, "-c", _CLAIM_FAILS.format(root=str(ROOT))], input=b"hello\n",
+                          capture_output=True, timeout=60, check=True)
+    assert done.stdout == b"fallback: hello\n"
+    assert b"serving with the SDK's transport" in done.stderr
+
+
 def test_a_terminal_or_file_is_left_to_the_sdk(tmp_path: Path) -> None:
     probe = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\nfrom mcp_server.stdio_pipes import pipe_streams\n"
              "with pipe_streams() as p: print(p is None)")
