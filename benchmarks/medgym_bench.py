@@ -194,6 +194,7 @@ async def latency(home: Path, trees: dict[str, Path], runs: int, starts: int,
             for _ in range(3):
                 await run(client, ids[name][0], TRIVIAL)
                 await noop(client)
+        await _wait_for_pools(list(clients.values()))  # the pools refill after the first episode: not in the blocks
         seen = _lines(stages_file)
         while len(out[next(iter(trees))].a) < runs:
             for name, client in clients.items():
