@@ -298,7 +298,8 @@ ROWS = (  # (label, how to compute it from one call's stages and the client's me
     ("episode resolution (task known? episode, lock)", "resolve+lock"),
     ("sandbox acquired", "sandbox"),
     ("request to the runner and its reply (sandbox round trip)", "request"),
-    ("  · channel, both ways: socket (or attach) I/O and wake-ups (round trip − runner − busy)", "request-runner-busy"),
+    ("  · channel, both ways: socket (or attach) I/O and wake-ups (at least: round trip − runner − busy)",
+     "request-runner-busy"),
     ("  · runner still busy with the previous run when the request came (at most)", "busy"),
     ("      (its work after the previous reply: the next spare forked)", "after_fork"),
     ("      (… the last run's processes reaped)", "after_settle"),
@@ -316,6 +317,11 @@ ROWS = (  # (label, how to compute it from one call's stages and the client's me
     ("SDK: result converted (structured + text)", "sdk_out"),
     ("server total (SDK call_tool)", "total"),
 )
+
+
+# `busy` is the most the runner can have kept the next request waiting (the request came at some
+# point of that time): what is computed with it is a lower bound, shown as 0 when it comes out below.
+LOWER_BOUNDS = ("request-runner-busy",)
 
 
 def _stage(calls: list[Stages], expression: str) -> float | None:
@@ -339,6 +345,8 @@ def stage_table(latency: Latency) -> str:
                 value = statistics.median(client) * 1000 - server_total if server_total is not None else None
             else:
                 value = _stage(calls, expression)
+                if value is not None and expression in LOWER_BOUNDS:
+                    value = max(0.0, value)
             cells.append("–" if value is None else f"{value:.3f}")
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     totals = [statistics.median(client) * 1000 for _, client in columns]
