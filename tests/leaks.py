@@ -44,11 +44,27 @@ def ground_truth_strings(shared: Path, task_id: str) -> set[str]:
     return {s for s in strings if len(s) >= 6 and s.lower() not in {"none", "true", "false"} and s not in shown}
 
 
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def contains(text: str, secret: str) -> bool:
+    """Whether `secret` occurs in `text`; a number only as a whole number, never as digits of a longer
+    one (a call's `duration_ms` of 23.532, or a timestamp, does not hold the answer 23.53)."""
+    if not _NUMBER.fullmatch(secret):
+        return secret in text
+    return re.search(rf"(?<![\d.]){re.escape(secret)}(?!\d)", text) is not None
+
+
+def leaked(text: str, secrets: set[str]) -> list[str]:
+    """The secrets that occur in `text` (see `contains`)."""
+    return sorted(secret for secret in secrets if contains(text, secret))
+
+
 def assert_no_ground_truth(text: str, truths: set[str]) -> None:
     for field in ANSWER_FIELDS:
         assert field not in text, f"answer field {field!r} leaked"
     for truth in truths:
-        assert truth not in text, f"ground truth value {truth!r} leaked"
+        assert not contains(text, truth), f"ground truth value {truth!r} leaked"
 
 
 def hidden_label_rows(key: PredictionsKey) -> set[str]:

@@ -20,7 +20,7 @@ from task_store.pack.build import PACK_DATASETS
 from task_store.store import TaskStore
 from tests.conftest import IMAGE
 from tests.fake_chat import fake_chat_server
-from tests.leaks import hidden_label_rows
+from tests.leaks import hidden_label_rows, leaked
 from tests.pack_sample import pack_sample
 from tests.test_fhir_server import docker_client, fhir_image  # noqa: F401 (fixtures)
 from trajectory.rundir import RunDir
@@ -121,8 +121,8 @@ def _assert_exports_hold_no_ground_truth(home: Path, tmp_path: Path, run_dir: Pa
             text = out.read_text()
             for line in text.splitlines():
                 json.loads(line)
-            leaked = [s for s in secrets if s in text]
-            assert not leaked, (source, kind, leaked[:3])
+            found = leaked(text, secrets)
+            assert not found, (source, kind, found[:3])
 
 
 def test_openai_agent_tool_loop_turn_limit_and_scoring(pack_home: Path, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from mcp_server.settings import Settings
 from task_store.store import TaskStore
 from tests.conftest import IMAGE, share_pack
 from tests.fake_chat import fake_chat_server, fake_token_ids
+from tests.leaks import leaked
 from tests.test_training_data import check_atif
 from trajectory.export import export
 from trajectory.rescore_store import rescore_source
@@ -134,8 +135,8 @@ def _check_exports(run: Path, wrong: Path, store: Path, tmp_path: Path, secrets:
         for kind in ("sft", "dpo", "raw", "atif"):
             export(source, kind, out, include_samples=True)
             text = out.read_text()
-            leaked = [s for s in secrets if s in text]
-            assert not leaked, (source, kind, leaked[:3])
+            found = leaked(text, secrets)
+            assert not found, (source, kind, found[:3])
             if kind == "atif":
                 assert len(_lines(out)) == 3 and all(check_atif(d) is None for d in _lines(out))
 
