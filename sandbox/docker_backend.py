@@ -27,7 +27,7 @@ import anyio.to_thread
 
 from medgym import stages
 from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
-from sandbox import scripts
+from sandbox import janitor, scripts
 from sandbox.channel import OnWait, RunnerChannel
 from sandbox.containers import remove_container, why_stopped
 from sandbox.contract import (
@@ -292,6 +292,7 @@ class DockerBackend:
     def _create(self, spec: SandboxSpec, listener: ChannelListener | None = None) -> str:
         api = self.client.api
         labels = {MANAGED: "1", INSTANCE: self.instance_id, OWNER: owner_label(), **spec.labels}
+        janitor.guard(self.client)  # so a crash between this create and the start leaves nothing
         try:
             binds = self._volumes(spec.image).binds(spec.mounts)
             environment = dict(ENVIRONMENT)
@@ -358,6 +359,7 @@ def _connect(docker_host: str | None) -> Any:
 
         client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
         client.ping()
+        janitor.note_engine(client, docker_host)
         return client
     except Exception as exc:
         raise SandboxUnavailableError(_engine_hint(exc)) from exc

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from medgym.errors import SandboxError, SandboxLostError, SandboxUnavailableError
+from sandbox import janitor
 from sandbox.channel import RunnerChannel
 from sandbox.containers import remove_container, why_stopped
 from sandbox.fhir_image import FHIR_IMAGE, build_fhir_image, fhir_image_status
@@ -190,6 +191,7 @@ def create_episode_network(client: Any, episode_id: str, config: FhirConfig, att
     name = f"medgym-fhir-{secrets.token_hex(6)}"
     labels = {MANAGED: "1", OWNER: owner_label(), KIND_LABEL: "fhir-network", EPISODE_LABEL: episode_id,
               "medgym.instance": config.instance_id, **config.labels}
+    janitor.guard(client)
     for _ in range(attempts):
         subnet = _random_subnet(config.subnet_pool, config.subnet_prefix)
         gateway = str(next(subnet.hosts()))
@@ -239,6 +241,7 @@ def _create_container(client: Any, network: EpisodeNetwork, episode_id: str, con
     labels = {MANAGED: "1", OWNER: owner_label(), KIND_LABEL: "fhir", EPISODE_LABEL: episode_id,
               "medgym.instance": config.instance_id, "medgym.network": network.name, **config.labels}
     binds = {str(seed.resolve()): {"bind": f"{SEED_DIR}/{seed.name}", "mode": "ro"}} if seed else {}
+    janitor.guard(client)
     try:
         created = api.create_container(
             config.image, stdin_open=True, detach=False, tty=False, user=FHIR_USER, hostname=FHIR_ALIAS,

@@ -8,7 +8,9 @@ container's attach stream, so a run goes server -> agent (one Ray call) -> runne
 Everything the agent sends back is plain data: a value, or a `Failure` naming the medgym error to
 raise on the server's side (Ray's own pickling of exceptions would lose `SandboxFileError.reason`).
 The agent is owned by the server's Ray driver, so it dies with that server; its containers' runners
-then read EOF and their containers remove themselves. Containers left anyway are reaped by the next
+then read EOF and their containers remove themselves; one created but not yet started when the agent
+died is removed by the agent's janitor (`sandbox/janitor.py`, detached from the agent, since Ray kills
+a worker's children with it). Containers left anyway are reaped by the next
 agent on the node, by the owner label (this agent process: `<host>:<pid>:<start>`, which only the
 node itself can check); `medgym.server` names the server they served.
 """
