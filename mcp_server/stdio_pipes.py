@@ -168,10 +168,10 @@ def pipe_streams() -> Iterator[tuple[PipeLines, PipeWriter] | None]:
     diversions: list[int] = []
     try:
         try:
-            diversions.append(_stdout_diversion())
-            diversions.append(_null(os.O_RDONLY))
-            claims.append(_claim(0, diversions[1]))
-            claims.append(_claim(1, diversions[0]))
+            diversions.append(stdout_to := _stdout_diversion())
+            diversions.append(stdin_from := _null(os.O_RDONLY))
+            claims.append(_claim(0, stdin_from))
+            claims.append(_claim(1, stdout_to))
         except OSError as exc:
             log.warning("stdio: serving with the SDK's transport (cannot claim fds 0 and 1: %s)", exc)
             for claim in reversed(claims):

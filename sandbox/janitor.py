@@ -15,7 +15,8 @@ owner is gone: the janitor removes every container, then every network, on that 
 `medgym.owner` label is the owner's, sweeps again one and three seconds later (an engine may
 finish a create whose caller died), and exits. An owner that exits normally writes a byte first
 (at exit): then one sweep, for whatever it left, and no wait. The janitor imports only the
-standard library until it has work to do, and never touches a container of another owner.
+standard library and two small modules of ours until it has work to do, and never touches a
+container of another owner.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ import weakref
 from pathlib import Path
 from typing import IO, Any
 
+from sandbox.containers import remove_container
+from sandbox.labels import OWNER, owner_label
+
 log = logging.getLogger(__name__)
 
-OWNER_LABEL = "medgym.owner"  # sandbox.labels.OWNER (not imported: the janitor process imports nothing of ours)
 EXITING = b"q"  # written by an owner that exits normally
 SWEEPS_AFTER_CRASH_S = (0.0, 1.0, 3.0)  # delays of the sweeps after an owner died
 SPAWN_TIMEOUT_S = 30.0
@@ -41,7 +44,6 @@ SPAWN_TIMEOUT_S = 30.0
 _hosts: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
 _janitors: dict[tuple[int, str | None], IO[bytes] | None] = {}  # (owner pid, engine) -> the pipe to its janitor
 _lock = threading.Lock()
-_release_registered = False
 
 
 def note_engine(client: Any, docker_host: str | None) -> None:
@@ -52,23 +54,17 @@ def note_engine(client: Any, docker_host: str | None) -> None:
 def guard(client: Any) -> None:
     """Make sure a janitor watches this process's containers on `client`'s engine. Never raises: a
     janitor that cannot start only means the next server on the host reaps what a crash leaves."""
-    global _release_registered
     host = _hosts.get(client)
     key = (os.getpid(), host)
     with _lock:
         if key in _janitors:
             return
-        from sandbox.labels import owner_label
-
         try:
             _janitors[key] = _spawn(owner_label(), host)
         except Exception as exc:  # not even started (no interpreter to run, no processes left)
             log.warning("no janitor for this process's containers (%s): a crash leaves them to the next reaper", exc)
             _janitors[key] = None  # tried once; not again
             return
-        if not _release_registered:
-            atexit.register(_release)
-            _release_registered = True
 
 
 def _spawn(owner: str, host: str | None) -> IO[bytes]:
@@ -101,6 +97,9 @@ def _release() -> None:
                 pass
 
 
+atexit.register(_release)
+
+
 # -- the janitor process ---------------------------------------------------------------------
 def _wait_for_owner() -> bool:
     """Block until the owner closes the pipe; True when it said it was exiting normally."""
@@ -113,14 +112,10 @@ def _wait_for_owner() -> bool:
 def sweep(client: Any, owner: str) -> int:
     """Remove the containers, then the networks, labelled with `owner`; how many were removed."""
     removed = 0
-    wanted = {"label": [f"{OWNER_LABEL}={owner}"]}
+    wanted = {"label": [f"{OWNER}={owner}"]}
     try:
         for container in client.api.containers(all=True, filters=wanted):
-            try:
-                client.api.remove_container(container["Id"], force=True)
-                removed += 1
-            except Exception:  # gone already (auto_remove), or being removed
-                pass
+            removed += remove_container(client, container["Id"])  # False: gone already (auto_remove)
         for network in client.api.networks(filters=wanted):
             try:
                 client.api.remove_network(network["Id"])
