@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,20 @@ FAST_TIMEOUT_S = 120
 NOWHERE = "unix:///nonexistent/medgym-tests-not-marked-docker.sock"
 NOT_MARKED = ("this test uses Docker but is not marked docker: request the docker_ready fixture "
               "(or, when Docker is not what it tests, the fake_backend fixture)")
+
+
+DISK_NEEDED_GB = 5.0  # a whole run: homes and stores under tmp_path, sandbox writes, a second engine's image copy
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Free disk space where the run writes, so a run that ends in "no space left on device" says so."""
+    lines = []
+    for place in dict.fromkeys((tempfile.gettempdir(), "/var/lib/docker")):
+        if os.path.isdir(place):
+            free = shutil.disk_usage(place).free / 1e9
+            low = f" (less than the {DISK_NEEDED_GB:.0f} GB a whole run needs)" if free < DISK_NEEDED_GB else ""
+            lines.append(f"disk: {free:.1f} GB free under {place}{low}")
+    return "\n".join(lines)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -38,7 +38,9 @@ async def test_a_fresh_home_with_a_large_catalog_answers_at_once(tmp_path: Path,
     records = _replicated_catalog(shared_dir, tmp_path / "data")
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "MEDGYM_HOME": str(tmp_path / "home"),
            "MEDGYM_IMAGE": IMAGE, "MEDGYM_PACK": "0", "MEDGYM_DATA_DIR": str(tmp_path / "data"),
-           "MEDGYM_POOL_SIZE": "0"}
+           "MEDGYM_POOL_SIZE": "0",
+           # a short catalog wait (list_datasets glances at a quarter of it): indexing outlasts it on a fast machine too
+           "MEDGYM_CATALOG_WAIT_S": "2"}
     server = StdioServerParameters(command=str(Path(sys.executable).parent / "medgym"), args=["serve"], env=env)
     started = time.monotonic()
     async with Client(server, read_timeout_seconds=600) as client:
