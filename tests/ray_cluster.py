@@ -37,10 +37,19 @@ SYSTEM_CONFIG = {"health_check_period_ms": 500, "health_check_failure_threshold"
                  "health_check_timeout_ms": 500, "health_check_initial_delay_ms": 0}
 
 
+_given: set[int] = set()  # ports handed out in this process: a port freed again may come back at once
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port never handed out before here (Ray refuses two components on one port: CI saw the
+    node manager and the metrics exporter get the same one)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _given:
+            _given.add(port)
+            return port
 
 
 def _ray() -> str:
