@@ -64,7 +64,6 @@ def guard(client: Any) -> None:
         except Exception as exc:  # not even started (no interpreter to run, no processes left)
             log.warning("no janitor for this process's containers (%s): a crash leaves them to the next reaper", exc)
             _janitors[key] = None  # tried once; not again
-            return
 
 
 def _spawn(owner: str, host: str | None) -> IO[bytes]:

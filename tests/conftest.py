@@ -223,15 +223,24 @@ def share_pack(home: Path, pack_home: Path) -> None:
     (home / SEED_FILE).write_text((pack_home / SEED_FILE).read_text())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_ports_given: set[int] = set()  # ports handed out in this process: a port freed again may come back at once
+
+
+def free_port() -> int:
+    """A free local port never handed out before in this run (Ray refuses two of its components on one
+    port: CI saw its node manager and metrics exporter get the same one)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 @pytest.fixture
 def http_server(tmp_path: Path, shared_dir: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MEDGYM_HOME": str(tmp_path / "home"), "MEDGYM_IMAGE": IMAGE, "MEDGYM_PACK": "0"}
     medgym = str(Path(sys.executable).parent / "medgym")
     log = (tmp_path / "server.log").open("wb")

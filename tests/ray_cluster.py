@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,27 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import free_port
+
 SLOTS = 4
 RESOURCE = "medgym_sandbox"
 NODE2_ROOT = Path(os.environ.get("MEDGYM_TEST_NODE2_ROOT", "/var/lib/medgym-test-node2"))
 # Fast failure detection, so a killed node is declared dead in about a second, not half a minute.
 SYSTEM_CONFIG = {"health_check_period_ms": 500, "health_check_failure_threshold": 3,
                  "health_check_timeout_ms": 500, "health_check_initial_delay_ms": 0}
-
-
-_given: set[int] = set()  # ports handed out in this process: a port freed again may come back at once
-
-
-def _free_port() -> int:
-    """A free port never handed out before here (Ray refuses two components on one port: CI saw the
-    node manager and the metrics exporter get the same one)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _given:
-            _given.add(port)
-            return port
 
 
 def _ray() -> str:
@@ -236,7 +222,7 @@ def _start_node(cluster: RayCluster, name: str, engine: Engine, head: bool) -> N
              "--runtime-env-agent-port", "--node-manager-port", "--object-manager-port"]
     args = [_ray(), "start", "--num-cpus", "1", "--resources", json.dumps({RESOURCE: SLOTS}),
             "--temp-dir", str(temp), "--disable-usage-stats",
-            *[part for flag in ports for part in (flag, str(_free_port()))]]
+            *[part for flag in ports for part in (flag, str(free_port()))]]
     if head:
         args += ["--head", "--port", cluster.address.rsplit(":", 1)[1], "--include-dashboard=false",
                  "--system-config", json.dumps(SYSTEM_CONFIG)]
@@ -252,7 +238,7 @@ def _start_node(cluster: RayCluster, name: str, engine: Engine, head: bool) -> N
 def start_cluster(engine2: Engine) -> RayCluster:
     """The head node on the default engine and a second node on `engine2`."""
     base = Path(tempfile.mkdtemp(prefix="mg-ray-", dir="/tmp"))  # short: Ray's socket paths must stay short
-    cluster = RayCluster(address=f"127.0.0.1:{_free_port()}", base=base)
+    cluster = RayCluster(address=f"127.0.0.1:{free_port()}", base=base)
     try:
         _start_node(cluster, "head", Engine(None), head=True)
         _start_node(cluster, "node2", engine2, head=False)

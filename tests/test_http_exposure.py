@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import IMAGE
+from tests.conftest import IMAGE, free_port
 
 MEDGYM = str(Path(sys.executable).parent / "medgym")
 TOKEN = "test-token-0123456789abcdef"
@@ -25,14 +25,8 @@ INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start(tmp_path: Path, shared: Path, host: str, extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDGYM_TOKEN")}
     env.update({"MEDGYM_HOME": str(tmp_path / "home"), "MEDGYM_IMAGE": IMAGE, "MEDGYM_PACK": "0",
                 "MEDGYM_POOL_SIZE": "0", **extra})

@@ -36,7 +36,7 @@ from sandbox.limits import Limits
 from sandbox.pool import WarmPool
 from sandbox.ray_agent import SERVER, Failure, failure
 from sandbox.ray_backend import NodeLoad, RayBackend
-from tests.conftest import IMAGE
+from tests.conftest import IMAGE, free_port
 from tests.ray_agents import QuickShrinkAgent, SilentAgent, ship
 from tests.ray_cluster import SLOTS, RayCluster, start_cluster, start_engine2, stop_engine
 from tools.capacity import Capacity
@@ -294,7 +294,7 @@ async def test_status_shows_every_ray_node(ray_cluster: RayCluster, ray_settings
 
 
 def test_medgym_status_lists_the_ray_nodes(ray_cluster: RayCluster, tmp_path: Path, shared_dir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MEDGYM_HOME": str(tmp_path / "home"), "MEDGYM_IMAGE": IMAGE, "MEDGYM_PACK": "0",
            "MEDGYM_BACKEND": "ray", "MEDGYM_RAY_ADDRESS": ray_cluster.address, "MEDGYM_POOL_SIZE": "0"}
     medgym = str(Path(sys.executable).parent / "medgym")
@@ -318,12 +318,6 @@ def test_medgym_status_lists_the_ray_nodes(ray_cluster: RayCluster, tmp_path: Pa
             server.terminate()
             assert server.wait(timeout=60) == 0, (tmp_path / "server.log").read_text()
     assert "its sandboxes are removed" in (tmp_path / "server.log").read_text()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _listening(port: int) -> bool:

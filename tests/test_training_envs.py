@@ -33,7 +33,7 @@ import pytest
 
 from mcp_server.settings import Settings
 from task_store.store import TaskStore
-from tests.conftest import IMAGE
+from tests.conftest import IMAGE, free_port
 from tests.leaks import assert_no_ground_truth, ground_truth_strings
 
 pytestmark = pytest.mark.usefixtures("docker_ready")
@@ -126,12 +126,6 @@ def _data_with_an_unscorable_dataset(root: Path, shared: Path) -> Path:
     return root
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, seconds: float = 600) -> None:
     deadline = time.monotonic() + seconds
     while True:
@@ -161,7 +155,7 @@ def _sandboxes_of(parent_pid: int) -> set[str]:
 def openenv_url(medgym: Medgym, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The medgym OpenEnv server, spawning `medgym serve` over stdio; stopped and checked at the end."""
     pytest.importorskip("openenv", reason="the openenv extra is not installed")
-    port, log = _free_port(), tmp_path_factory.mktemp("openenv") / "server.log"
+    port, log = free_port(), tmp_path_factory.mktemp("openenv") / "server.log"
     command = [sys.executable, "-m", "evaluation.envs.openenv_env", "--port", str(port), "--max-sessions", "8"]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=medgym.env(), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
