@@ -106,6 +106,7 @@ def test_status_of_a_running_server(http_server: str, docker_ready: None) -> Non
 
 
 def test_the_warm_pool_grows_with_demand_and_shrinks_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
     import time
 
     from sandbox import pool as pool_module
@@ -122,12 +123,20 @@ def test_the_warm_pool_grows_with_demand_and_shrinks_when_idle(monkeypatch: pyte
         def close(self) -> None:
             pass
 
+    refills = threading.Event()
+
+    def start(spec: SandboxSpec) -> Box:
+        if threading.current_thread().name == "medgym-pool":  # the pool's own refills wait for the demand below
+            refills.wait(timeout=5)
+        return Box()
+
     monkeypatch.setattr(pool_module, "SHRINK_AFTER_S", 0.4)
-    pool = WarmPool(lambda spec: Box(), size=1, max_size=3)  # type: ignore[arg-type, return-value]
+    pool = WarmPool(start, size=1, max_size=3)  # type: ignore[arg-type]
     spec = SandboxSpec(image="i", limits=Limits())
     try:
         for _ in range(4):  # faster than the pool refills: each miss makes it keep one more ready
             pool.acquire(spec)
+        refills.set()
         deadline = time.monotonic() + 5
         while pool.stats()[0] < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
