@@ -2,7 +2,8 @@
 
 Episodes run `concurrency` at a time over one MCP connection (each opens its own episode with
 `get_task(new_episode=True)` and passes its `episode_id` back), `samples` per task. Every finished
-episode is appended to the run directory at once; running again with the same directory resumes.
+episode is appended to the run directory at once; running again with the same directory resumes,
+and with `retry_errors` also runs again the episodes that failed before any verdict.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from evaluation.agents import Agent
 from evaluation.session import EpisodeSession, agent_tool_specs, wait_until_ready
+from medgym.errors import InvalidArgumentError
 from medgym.version import __version__
 from trajectory.rundir import ResultRow, RunDir
 from trajectory.turns import write_turns
@@ -49,6 +51,7 @@ class EvalOptions:
     url: str | None = None
     server_env: dict[str, str] = field(default_factory=dict)
     quiet: bool = False
+    retry_errors: bool = False
 
 
 @asynccontextmanager
@@ -79,7 +82,8 @@ async def select_tasks(client: Client, selection: Selection) -> list[str]:
         arguments = {**filters, "limit": 200, **({"cursor": cursor} if cursor else {})}
         result = await client.call_tool("list_tasks", arguments)
         if result.is_error:
-            raise ValueError(" ".join(getattr(c, "text", "") for c in result.content))
+            message = " ".join(getattr(c, "text", "") for c in result.content)
+            raise InvalidArgumentError(message.removeprefix("Error executing tool list_tasks: "))
         page = result.structured_content or {}
         ids += [t["task_id"] for t in page["tasks"]]
         if not (cursor := page.get("next_cursor")):
@@ -88,7 +92,7 @@ async def select_tasks(client: Client, selection: Selection) -> list[str]:
 
 
 async def run_episode(client: Client, agent: Agent, agent_info: dict[str, Any], task_id: str, sample: int,
-                      run_dir: RunDir, tools: list[dict[str, Any]]) -> ResultRow:
+                      run_dir: RunDir, tools: list[dict[str, Any]], retry_of: str | None = None) -> ResultRow:
     session = EpisodeSession(client, task_id, tools)
     started = time.monotonic()
     error = None
@@ -116,13 +120,16 @@ async def run_episode(client: Client, agent: Agent, agent_info: dict[str, Any], 
         transcript=transcript,
         ordinal=int(view.get("ordinal", 1)), group_id=view.get("group"),
         scorable=bool(view.get("scorable")) and bool(view.get("solvable", True)) if view else None,
+        verdict_unknown=session.verdict_unknown and session.verdict is None, retry_of=retry_of,
     )
 
 
 async def run_eval(options: EvalOptions) -> list[ResultRow]:
     run_dir = RunDir(options.run_dir)
     run_dir.create()
-    finished = {row.key for row in run_dir.rows()}
+    previous = {row.key: row for row in run_dir.rows()}
+    retry = {key: row.episode_id for key, row in previous.items() if options.retry_errors and row.retryable}
+    finished = set(previous) - set(retry)
     async with connect(options) as client:
         datasets = await wait_until_ready(client)
         task_ids = await select_tasks(client, options.selection)
@@ -137,7 +144,7 @@ async def run_eval(options: EvalOptions) -> list[ResultRow]:
             async def one(task_id: str, sample: int) -> None:
                 async with limiter:
                     row = await run_episode(client, options.agent, options.agent_info, task_id, sample, run_dir,
-                                            tools)
+                                            tools, retry.get((task_id, sample)))
                 run_dir.append(row)
                 progress.advance(bar)
 

@@ -49,6 +49,7 @@ class EpisodeSession:
         self.run_code_calls = 0
         self.verdict: dict[str, Any] | None = None
         self.server_problem: str | None = None  # the last call that failed on medgym's side, not the agent's
+        self.verdict_unknown = False  # a submission was sent and its reply never came (the server may have scored it)
         self.log = TurnLog()
         self._ids = itertools.count(1)
 
@@ -85,12 +86,15 @@ class EpisodeSession:
             self.turns += 1
             self.log.turns.append(Turn(message_index=len(self.messages), at=started, scripted=True))
             self.messages.append(tool_call(call_id, tool, arguments, note))
+        submitting, unknown_before = tool == "submit_answer" and not arguments.get("dry_run"), self.verdict_unknown
+        self.verdict_unknown = unknown_before or submitting
         try:
             payload = await self._raw(tool, {**arguments, "task_id": self.task_id, "episode_id": self.episode_id})
         except ToolCallError as exc:
             payload = {"error": str(exc)}
             if is_server_problem(tool, payload["error"]):
                 self.server_problem = f"{tool}: {payload['error']}"
+        self.verdict_unknown = unknown_before  # a reply came: the server's verdict, or its refusal (nothing scored)
         duration_ms = round((time.monotonic() - clock) * 1000, 3)
         self.log.calls.append(CallTiming(tool_call_id=call_id, at=started, duration_ms=duration_ms))
         self.messages.append(tool_result(call_id, payload))

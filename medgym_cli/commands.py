@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from mcp_server.settings import Settings
-from medgym.errors import ConfigurationError, UnknownTaskError
+from medgym.errors import ConfigurationError, MedgymError, UnknownTaskError
 from task_store.pack.build import PACK_DATASETS
 from task_store.store import TaskFilter, TaskStore
 
@@ -267,6 +267,7 @@ def evaluate(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import anyio
+    import httpx2
 
     from evaluation import agents
     from evaluation.runner import EvalOptions, Selection, run_eval
@@ -285,13 +286,38 @@ def evaluate(settings: Settings, args: argparse.Namespace) -> int:
     if settings.data_dir is not None:
         env["MEDGYM_DATA_DIR"] = str(settings.data_dir)
     options = EvalOptions(run_dir=run_dir, agent=agent, agent_info=info, selection=selection, samples=args.samples,
-                          concurrency=args.concurrency, url=args.url, server_env=env, quiet=args.quiet)
-    rows = anyio.run(run_eval, options)
+                          concurrency=args.concurrency, url=args.url, server_env=env, quiet=args.quiet,
+                          retry_errors=args.retry_errors)
+    try:
+        rows = anyio.run(run_eval, options)
+    except Exception as exc:  # what escapes the episodes: the selection, the server, the connection
+        cause = _first_leaf(exc)
+        if isinstance(cause, MedgymError):
+            raise CommandError(str(cause)) from None
+        if isinstance(cause, (OSError, httpx2.TransportError)):
+            where = args.url or "the medgym server it started"
+            raise CommandError(f"could not reach {where}: {type(cause).__name__}: {cause}") from None
+        raise
     table = markdown(summarize(rows), f"{run_dir.name}: {info.get('model') or info['kind']}")
     (run_dir / "summary.md").write_text(table + "\n", encoding="utf-8")
     print(table)
     print(f"\nrun directory: {run_dir}", file=sys.stderr)
+    failed = [row for row in rows if row.error is not None]
+    if failed:
+        retryable = sum(row.retryable for row in failed)
+        print(f"{len(failed)} episode(s) failed (the agent or harness, not a wrong answer), for example "
+              f"{failed[0].task_id}: {failed[0].error}", file=sys.stderr)
+        if retryable:
+            print(f"{retryable} of them ended before any verdict: run the same command with --retry-errors to run "
+                  "them again", file=sys.stderr)
     return 0
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    """The first exception inside nested exception groups (task groups wrap what their tasks raise)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _agent(settings: Settings, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:

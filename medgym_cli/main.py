@@ -100,6 +100,9 @@ def _eval_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--concurrency", type=int, default=4, help="episodes in parallel")
     run.add_argument("--url", help="a running medgym HTTP server (default: spawn `medgym serve` over stdio)")
     run.add_argument("--run-dir", help="results folder (default runs/<time>-<agent>); reuse it to resume")
+    run.add_argument("--retry-errors", action="store_true",
+                     help="when resuming, also run again the episodes where the agent or harness failed before "
+                          "any verdict (the errored row is kept, its successor replaces it in the summary)")
     run.add_argument("--base-url", help="openai: the chat-completions endpoint's base URL (…/v1)")
     run.add_argument("--model", help="openai: model name")
     run.add_argument("--api-key-env", help="openai: NAME of the environment variable holding the API key")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from evaluation.session import EpisodeSession
 
@@ -29,3 +31,12 @@ async def wrong(session: EpisodeSession) -> None:
         return
     await session.run_code("print('thinking')")
     await session.submit(["no such item"] if kind == "list" else -987654.321)
+
+
+async def flaky(session: EpisodeSession) -> None:
+    """Fails while the file named by `EVAL_AGENT_DOWN` exists (as a model API that is down, after a
+    first call), and answers as `wrong` does otherwise."""
+    if Path(os.environ["EVAL_AGENT_DOWN"]).exists():
+        await session.run_code("print('calling the model')")
+        raise ConnectionError("the model's API is down")
+    await wrong(session)

@@ -53,3 +53,15 @@ def test_doctor_and_image_status(tmp_path: Path, shared_dir: Path) -> None:
     assert "mimic_iii: task files only: missing the 17 MIMIC-III CSV tables" in doctor.stdout
     broken = _medgym(tmp_path, "doctor", MEDGYM_IMAGE="medgym-sandbox:does-not-exist")
     assert broken.returncode == 1 and "fix: medgym image build" in broken.stdout
+
+
+def test_eval_says_in_one_line_what_stopped_it(tmp_path: Path, shared_dir: Path) -> None:
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/mcp"  # nothing listens there
+    common = ("eval", "--agent", "oracle", "--quiet", "--run-dir", str(tmp_path / "run"))
+    unreachable = _medgym(tmp_path, *common, "--url", url)
+    assert unreachable.returncode == 1 and f"medgym: could not reach {url}: ConnectError" in unreachable.stderr
+    unknown = _medgym(tmp_path, *common, "--dataset", "nope", "--data-dir", str(shared_dir), MEDGYM_POOL_SIZE="0")
+    assert unknown.returncode == 1 and "medgym: unknown dataset 'nope'; datasets here: " in unknown.stderr
+    assert "Traceback" not in unreachable.stderr + unknown.stderr

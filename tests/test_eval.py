@@ -189,6 +189,34 @@ def test_concurrency_and_resume_after_a_kill(pack_home: Path, tmp_path: Path) ->
     assert len({e.task_id for e in rerun if e.outcome != "unsubmitted"}) == len(ids) - len(done_before)
 
 
+def test_retry_errors_runs_again_only_the_episodes_that_failed_before_a_verdict(pack_home: Path,
+                                                                              tmp_path: Path) -> None:
+    run_dir, down = tmp_path / "flaky", tmp_path / "down"
+    down.touch()
+    env = _env(pack_home, EVAL_AGENT_DOWN=str(down))
+    args = ("--agent", "tests.eval_agents:flaky", "--dataset", "medgym_power", "--limit", "2", "--samples", "2")
+    first = _eval(pack_home, run_dir, *args, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    failed = RunDir(run_dir).rows()
+    assert len(failed) == 4 and all(r.error == "ConnectionError: the model's API is down" and r.retryable
+                                    for r in failed)
+    assert "4 of them ended before any verdict" in first.stderr and "--retry-errors" in first.stderr
+    assert _eval(pack_home, run_dir, *args, env=env).returncode == 0  # a plain resume leaves them be
+    assert RunDir(run_dir).history() == failed
+    down.unlink()  # the API is back
+    retried = _eval(pack_home, run_dir, *args, "--retry-errors", env=env)
+    assert retried.returncode == 0, retried.stderr[-2000:]
+    rows = RunDir(run_dir).rows()
+    assert sorted(r.key for r in rows) == sorted(r.key for r in failed)  # one row per (task, sample)
+    assert all(r.error is None and r.submitted and not r.correct for r in rows)
+    assert {r.retry_of for r in rows} == {r.episode_id for r in failed}  # each names the row it replaces
+    assert len(RunDir(run_dir).history()) == 8  # nothing rewritten
+    overall = next(line for line in (run_dir / "summary.md").read_text().splitlines() if line.startswith("| all |"))
+    assert overall.startswith("| all | 4 | 2 |") and overall.endswith("| 0 |")  # 4 episodes, no errors left
+    again = _eval(pack_home, run_dir, *args, "--retry-errors", env=env)  # nothing left to retry
+    assert again.returncode == 0 and len(RunDir(run_dir).history()) == 8 and "failed" not in again.stderr
+
+
 def test_eval_against_a_running_http_server(http_server: str, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     result = _eval(tmp_path, tmp_path / "remote", "--agent", "tests.eval_agents:wrong", "--url", http_server,

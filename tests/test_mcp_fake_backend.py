@@ -181,6 +181,40 @@ async def test_an_internal_error_is_a_server_problem_logged_with_its_traceback(
     assert row.error.startswith("submit_answer: Error executing tool submit_answer: medgym server problem")
 
 
+async def test_a_submission_whose_reply_was_lost_is_never_retried(served: tuple[ServerHandle, Client],
+                                                                   tmp_path: Path) -> None:
+    _, client = served
+    call_tool = client.call_tool
+
+    async def reply_lost(name: str, arguments: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        result = await call_tool(name, arguments, *args, **kwargs)
+        if name == "submit_answer":  # the server scored it; the connection died before the reply came
+            raise anyio.BrokenResourceError("the connection was lost")
+        return result
+
+    async def submits(session: EpisodeSession) -> None:
+        await session.submit(83.9)
+
+    async def gives_up(session: EpisodeSession) -> None:
+        await session.submit(83.9)  # answered: the agent's later failure leaves no unknown verdict
+        raise RuntimeError("the agent crashed")
+
+    run_dir = RunDir(tmp_path / "run")
+    run_dir.create()
+    client.call_tool = reply_lost  # type: ignore[method-assign]
+    lost = await run_episode(client, submits, {"kind": "test"}, CALC, 0, run_dir, [])
+    assert lost.error is not None and not lost.submitted and lost.verdict_unknown and not lost.retryable
+    client.call_tool = call_tool  # type: ignore[method-assign]
+    crashed = await run_episode(client, gives_up, {"kind": "test"}, CALC, 1, run_dir, [])
+    assert crashed.error == "RuntimeError: the agent crashed" and crashed.submitted and not crashed.retryable
+    before = await run_episode(client, lambda session: _raise(), {"kind": "test"}, CALC, 2, run_dir, [])
+    assert before.error is not None and not before.verdict_unknown and before.retryable
+
+
+async def _raise() -> None:
+    raise RuntimeError("failed before any call")
+
+
 def test_only_the_servers_own_message_is_a_server_problem() -> None:
     own = "Error executing tool run_code: medgym server problem (not caused by your input): could not start"
     assert rules.is_server_problem("run_code", own) and rules.is_server_problem("run_code", own.split(": ", 1)[1])

@@ -1,7 +1,9 @@
 """A run directory: `results.jsonl` (one row per finished episode), `metadata.json`,
 `transcripts/<episode_id>.json`, `tools.json` (the OpenAI specs of the tools the agent had) and
 `summary.md`. Rows are appended and flushed one by one, so a
-run killed midway keeps every finished episode and resumes with the rest.
+run killed midway keeps every finished episode and resumes with the rest. A row is never rewritten:
+an errored episode run again (`medgym eval --retry-errors`) appends its successor, which names it in
+`retry_of`; `rows()` gives each (task, sample) its latest row, `history()` every row.
 """
 
 from __future__ import annotations
@@ -38,10 +40,19 @@ class ResultRow(BaseModel):
     group_id: str | None = Field(None, description="the samples of one task in one run share it")
     scorable: bool | None = Field(None, description="the task could get a verdict here (scorable and solvable); "
                                                     "None in runs before it was kept")
+    verdict_unknown: bool = Field(False, description="a submission was sent and no reply came back: the server may "
+                                                     "have scored this episode")
+    retry_of: str | None = Field(None, description="the episode id of the errored row this one replaces")
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.task_id, self.sample)
+
+    @property
+    def retryable(self) -> bool:
+        """The agent or harness failed before any verdict, and no submission's fate is unknown: running
+        it again gives the task its first scored episode (in benchmark mode too), never a second."""
+        return self.error is not None and not self.submitted and not self.verdict_unknown
 
 
 class RunDir:
@@ -55,7 +66,15 @@ class RunDir:
         self.transcripts.mkdir(parents=True, exist_ok=True)
 
     def rows(self) -> list[ResultRow]:
-        """Every complete row (a line cut short by a kill is dropped, and truncated away)."""
+        """The latest row of each (task, sample), in the order they were first finished."""
+        latest: dict[tuple[str, int], ResultRow] = {}
+        for row in self.history():
+            latest[row.key] = row
+        return list(latest.values())
+
+    def history(self) -> list[ResultRow]:
+        """Every complete row, rows replaced by a retry included (a line cut short by a kill is dropped,
+        and truncated away)."""
         if not self.results_path.is_file():
             return []
         rows: list[ResultRow] = []
