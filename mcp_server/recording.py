@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,7 +20,7 @@ from medgym.version import __version__
 from sandbox.labels import OWNER, is_orphan, owner_label
 from scoring.verify import verifier_name
 from task_store.store import TaskStore
-from tools.episodes import Caller, Episode, EpisodeManager
+from tools.episodes import Caller, Episode, EpisodeManager, TaskHistory
 from tools.readiness import Catalog
 from trajectory.recorder import Recorder
 from trajectory.records import Provenance
@@ -43,7 +44,7 @@ class EpisodeRecording:
             verifier = None
         self.recorder.opened(episode.episode_id, episode.task_id, pseudonym(episode.client), verifier,
                              ordinal=episode.ordinal, previous_episode_id=episode.previous_episode_id,
-                             group_id=episode.group)
+                             group_id=episode.group, scorer=pseudonym(episode.scorer))
 
     def episode_ended(self, episode: Episode) -> None:
         self.recorder.ended(episode.episode_id, episode.ended or "shutdown", episode.solved, episode.attempts_used,
@@ -61,7 +62,22 @@ def start_recording(settings: Settings, catalog: Catalog, episodes: EpisodeManag
         log.warning("%d episode(s) of a medgym server that died were closed as 'server_lost'", closed)
     recorder = Recorder(store, provenance, server=owner_label())
     episodes.listeners.append(EpisodeRecording(recorder, catalog))
+    episodes.history_loader = partial(past_histories, store)
     return recorder
+
+
+def past_histories(store: RecordStore, scorer: str) -> dict[str, TaskHistory]:
+    """An authenticated principal's recorded history of each task it met, from the servers that ran
+    before this one: its episodes in the order they opened, and its verdicts in the order they came
+    (an episode ended by its final submission). A restart thus starts no fresh first try."""
+    histories: dict[str, TaskHistory] = {}
+    past = store.scored_history(pseudonym(scorer) or "")
+    for episode in past:
+        histories.setdefault(episode.task_id, TaskHistory()).opened.append(episode.episode_id)
+    scored = [e for e in past if e.end_reason == "final_submission" and e.outcome in ("correct", "incorrect")]
+    for episode in sorted(scored, key=lambda e: e.ended_at or e.started_at):
+        histories[episode.task_id].verdicts.append((episode.episode_id, episode.outcome == "correct"))
+    return histories
 
 
 class ReferenceCache:

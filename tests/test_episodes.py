@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -219,3 +220,39 @@ async def test_listeners_hear_each_open_and_end_once(manager: Manager) -> None:
     await episodes.end(episode, "reset")
     await episodes.end(episode, "shutdown")
     assert heard == [("opened", episode.episode_id), ("ended reset", episode.episode_id)]
+
+
+async def test_a_principals_history_is_read_back_from_the_records(manager: Manager, tmp_path: Path) -> None:
+    from mcp_server.identity import pseudonym
+    from mcp_server.recording import past_histories
+    from trajectory.records import EpisodeRecord, Provenance
+    from trajectory.store import RecordStore
+
+    records = RecordStore(tmp_path / "records.sqlite")
+    provenance = Provenance(medgym_version="t", image="i", max_attempts=1)
+
+    def recorded(episode_id: str, task_id: str, at: float, outcome: str, reason: str | None, ended: float | None,
+                 scorer: str = "principal:alice") -> None:
+        records.put(EpisodeRecord(episode_id=episode_id, task_id=task_id, dataset=task_id.split("/")[0],
+                                  client=pseudonym(f"{scorer}/x"), scorer=pseudonym(scorer), started_at=at,
+                                  ended_at=ended, end_reason=reason, outcome=outcome, provenance=provenance))  # type: ignore[arg-type]
+
+    recorded("e1", TASK, 1.0, "unsubmitted", "reset", 2.0)  # opened, never scored
+    recorded("e2", TASK, 3.0, "correct", "final_submission", 9.0)  # opened before e3, scored after it
+    recorded("e3", TASK, 4.0, "incorrect", "final_submission", 5.0)
+    recorded("e4", OTHER, 6.0, "unsubmitted", "server_lost", 7.0)
+    recorded("b1", TASK, 1.0, "correct", "final_submission", 2.0, scorer="principal:bob")
+    records.flush()
+    past = past_histories(records, "principal:alice")
+    assert past[TASK].opened == ["e1", "e2", "e3"] and past[TASK].verdicts == [("e3", False), ("e2", True)]
+    assert past[OTHER].opened == ["e4"] and past[OTHER].verdicts == []
+    assert past_histories(records, "principal:carol") == {}
+
+    episodes = manager()
+    episodes.history_loader = partial(past_histories, records)
+    alice = Caller("principal:alice/s9", quota="principal:alice", scorer="principal:alice")
+    opened = episodes.open(TASK, alice)
+    assert opened.ordinal == 4 and opened.previous_episode_id == "e3"
+    assert episodes.histories[("principal:alice", TASK)].first_try is False  # e3 was scored first
+    assert episodes.open(TASK, ALICE).ordinal == 1  # a session's own history: nothing to read back
+    records.close()

@@ -346,3 +346,45 @@ def test_a_new_session_of_the_same_principal_gets_no_fresh_first_try(server: tup
     (row,) = [r for r in tool(ALICE, second, "get_progress")["datasets"] if r["dataset"] == "npowerai"]
     assert row["tasks_attempted"] == 1 and row["first_try_correct"] == 0  # the first try stays the score
     assert tool(BOB, _session(port, BOB), "get_task", task_id=task)["ordinal"] == 1  # its own history
+
+
+def test_a_restart_starts_no_fresh_first_try(tmp_path: Path, shared_dir: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"alice {ALICE}\nbob {BOB}\n")
+    data = _data_dir(shared_dir, tmp_path / "data")
+    right, wrong = "npowerai/train/7", "npowerai/train/8"
+
+    def tool(port: int, token: str, session: str, name: str, **arguments: Any) -> dict[str, Any]:
+        result = _call(port, token, name, arguments, session)
+        assert not result.get("isError"), result
+        return dict(result["structuredContent"])
+
+    def progress(port: int, session: str) -> dict[str, Any]:
+        rows = tool(port, ALICE, session, "get_progress")["datasets"]
+        return {k: v for row in rows if row["dataset"] == "npowerai" for k, v in row.items()}
+
+    for life in (1, 2, 3):
+        proc, port = _start(tmp_path, data, "127.0.0.1", {"MEDGYM_TOKEN_FILE": str(tokens),
+                                                          "MEDGYM_EPISODES_PER_TASK": "3"})
+        try:
+            _wait(proc, port, tmp_path / "server.log")
+            session = _session(port, ALICE)
+            if life == 1:  # one task failed, one abandoned (no verdict), by one session
+                assert tool(port, ALICE, session, "get_task", task_id=right)["ordinal"] == 1
+                assert tool(port, ALICE, session, "submit_answer", task_id=right, answer=987654321)["episode_ended"]
+                assert tool(port, ALICE, session, "get_task", task_id=wrong)["ordinal"] == 1
+            elif life == 2:  # after a restart: the failed first try is still the score, shown before any call
+                assert progress(port, session)["tasks_attempted"] == 1
+                again = tool(port, ALICE, session, "get_task", task_id=right)
+                assert again["ordinal"] == 2 and again["attempts_left"] == 1
+                assert tool(port, ALICE, session, "get_task", task_id=wrong)["ordinal"] == 2
+                assert tool(port, BOB, _session(port, BOB), "get_task", task_id=right)["ordinal"] == 1
+            else:  # and the episodes-per-task cap counts the episodes of every life
+                assert tool(port, ALICE, session, "get_task", task_id=right)["ordinal"] == 3
+                capped = _call(port, ALICE, "reset_task", {"task_id": right}, session)
+                assert capped.get("isError") and "MEDGYM_EPISODES_PER_TASK=3" in str(capped)
+                row = progress(port, session)
+                assert row["tasks_attempted"] == 1 and row["first_try_correct"] == 0 and row["episodes"] == 5
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=60) == 0, (tmp_path / "server.log").read_text()[-3000:]

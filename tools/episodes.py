@@ -155,6 +155,9 @@ class EpisodeManager:
         self.max_attempts = max_attempts
         self.episodes_per_task = episodes_per_task
         self.histories: dict[tuple[str, str], TaskHistory] = {}  # (client, task) -> its episodes and verdicts
+        # a principal's history from the servers before this one (the recorder's), asked once per principal
+        self.history_loader: Callable[[str], dict[str, TaskHistory]] | None = None
+        self._loaded: set[str] = set()
         self.idle_timeout_s = idle_timeout_s
         self.max_per_client = max_per_client
         self.max_sandboxes = max_sandboxes
@@ -227,10 +230,24 @@ class EpisodeManager:
             listener.episode_opened(episode)
         return episode
 
+    def load_history(self, caller: Caller) -> None:
+        """Bring in an authenticated principal's recorded history (once): its first tries and episode
+        counts outlive a restart. Local and anonymous callers' histories are their process's or
+        session's, so they have none to load."""
+        scorer = caller.scorer
+        if scorer is None or scorer in self._loaded or self.history_loader is None:
+            return
+        self._loaded.add(scorer)
+        for task_id, past in self.history_loader(scorer).items():
+            history = self.histories.setdefault((scorer, task_id), TaskHistory())
+            history.opened[:0] = [e for e in past.opened if e not in history.opened]
+            history.verdicts[:0] = [v for v in past.verdicts if v not in history.verdicts]
+
     def _history(self, caller: Caller, task_id: str) -> TaskHistory:
         """The caller's history of a task (anonymous callers have none); `QuotaError` at the cap."""
         if caller.history_key is None:
             return TaskHistory()
+        self.load_history(caller)
         history = self.histories.setdefault((caller.history_key, task_id), TaskHistory())
         if self.episodes_per_task is not None and len(history.opened) >= self.episodes_per_task:
             raise QuotaError(f"you have had {len(history.opened)} episodes of {task_id}, the most this server "

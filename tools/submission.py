@@ -143,6 +143,7 @@ def get_progress(call: Call) -> Progress:
     if call.caller.key is None:
         raise InvalidArgumentError("this connection has no session or identity, so it has no progress to show")
     manager = call.services.episodes
+    manager.load_history(call.caller)
     episodes = manager.episodes_of(call.caller.key)
     groups: dict[tuple[str, str], list[TaskHistory]] = defaultdict(list)
     for (client, task_id), history in manager.histories.items():

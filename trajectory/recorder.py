@@ -36,10 +36,10 @@ class Recorder:
         self._verifiers: dict[str, str | None] = {}  # the verifier of each episode in `_seq`
 
     def opened(self, episode_id: str, task_id: str, client: str | None, verifier: str | None, *, ordinal: int = 1,
-               previous_episode_id: str | None = None, group_id: str | None = None) -> None:
+               previous_episode_id: str | None = None, group_id: str | None = None, scorer: str | None = None) -> None:
         with self._lock:  # with the provenance of this moment (`note_image_id` may change it)
             record = EpisodeRecord(
-                episode_id=episode_id, task_id=task_id, dataset=task_id.split("/", 1)[0], client=client,
+                episode_id=episode_id, task_id=task_id, dataset=task_id.split("/", 1)[0], client=client, scorer=scorer,
                 server=self.server, started_at=time.time(), ordinal=ordinal, previous_episode_id=previous_episode_id,
                 group_id=group_id, provenance=self.provenance.model_copy(
                     update={"verifier": verifier, "verifier_version": verifier_version(verifier)}),

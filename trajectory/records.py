@@ -41,6 +41,8 @@ class EpisodeRecord(BaseModel):
     task_id: str
     dataset: str
     client: str | None
+    scorer: str | None = Field(None, description="pseudonym of the authenticated principal whose first tries this "
+                                                 "episode joins (None for local and anonymous clients)")
     server: str | None = Field(None, description="owner label of the server process (host:pid:start time)")
     started_at: float
     ended_at: float | None = None

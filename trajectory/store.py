@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from medgym.private import private_file
 from trajectory.records import SCHEMA_VERSION, EpisodeRecord, EventRecord, Trajectory
@@ -38,10 +38,11 @@ CREATE TABLE IF NOT EXISTS events (
 """
 EPISODE_COLUMNS = ("episode_id", "schema_version", "task_id", "dataset", "client", "server", "started_at", "ended_at",
                    "end_reason", "outcome", "attempts_used", "used_reference", "provenance", "ordinal",
-                   "previous_episode_id", "group_id")
+                   "previous_episode_id", "group_id", "scorer")
 # columns added after the first release of schema 1, with their definitions (added in place by `_migrate`)
 ADDED_COLUMNS = {"server": "TEXT", "used_reference": "INTEGER NOT NULL DEFAULT 0",
-                 "ordinal": "INTEGER NOT NULL DEFAULT 1", "previous_episode_id": "TEXT", "group_id": "TEXT"}
+                 "ordinal": "INTEGER NOT NULL DEFAULT 1", "previous_episode_id": "TEXT", "group_id": "TEXT",
+                 "scorer": "TEXT"}
 _EPISODE_UPSERT = (
     f"INSERT INTO episodes ({', '.join(EPISODE_COLUMNS)}) VALUES ({', '.join('?' * len(EPISODE_COLUMNS))}) "
     "ON CONFLICT(episode_id) DO UPDATE SET "
@@ -70,9 +71,21 @@ def _migrate(conn: sqlite3.Connection) -> None:
             except sqlite3.OperationalError as exc:  # another server added it at the same moment
                 if "duplicate column" not in str(exc):
                     raise
+    conn.execute("CREATE INDEX IF NOT EXISTS episodes_scorer ON episodes (scorer)")
 
 
 Row = tuple[str, tuple[object, ...], int]  # SQL statement, its parameters, their size in bytes
+
+
+class PastEpisode(NamedTuple):
+    """What a principal's history of a task needs from one of its recorded episodes."""
+
+    episode_id: str
+    task_id: str
+    end_reason: str | None
+    outcome: str
+    started_at: float
+    ended_at: float | None
 
 
 class RecordStore:
@@ -246,6 +259,15 @@ class RecordStore:
                 "SELECT body FROM events WHERE episode_id=? ORDER BY seq", (episode_id,)).fetchall()
         return Trajectory(episode=_episode(row), events=[EventRecord.model_validate_json(e[0]) for e in events])
 
+    def scored_history(self, scorer: str) -> list[PastEpisode]:
+        """A principal's episodes (by its pseudonym), oldest first. What is still queued for the writer
+        is not read (nothing is waited for)."""
+        with self._read_lock:
+            rows = self._conn.execute(
+                "SELECT episode_id, task_id, end_reason, outcome, started_at, ended_at FROM episodes "
+                "WHERE scorer=? ORDER BY started_at", (scorer,)).fetchall()
+        return [PastEpisode(*row) for row in rows]
+
     def episodes(self, dataset: str | None = None, outcome: str | None = None) -> Iterator[EpisodeRecord]:
         self.flush()
         clauses, params = [], []
@@ -271,7 +293,7 @@ def _row(record: EpisodeRecord | EventRecord) -> Row:
             record.server, record.started_at, record.ended_at, record.end_reason, record.outcome,
             record.attempts_used, int(record.used_reference_solution),
             _json(record.provenance.model_dump(mode="json")), record.ordinal, record.previous_episode_id,
-            record.group_id)
+            record.group_id, record.scorer)
         parameters = tuple(storable(p) if isinstance(p, str) else p for p in parameters)
         return _EPISODE_UPSERT, parameters, sum(len(str(p)) for p in parameters)
     body = _json(record.model_dump(mode="json"))
