@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from evaluation.agents import Agent
 from evaluation.session import EpisodeSession, agent_tool_specs, wait_until_ready
-from medgym.errors import InvalidArgumentError
+from medgym.errors import ConfigurationError, InvalidArgumentError
 from medgym.version import __version__
 from trajectory.rundir import ResultRow, RunDir
 from trajectory.turns import write_turns
@@ -52,14 +54,31 @@ class EvalOptions:
     server_env: dict[str, str] = field(default_factory=dict)
     quiet: bool = False
     retry_errors: bool = False
+    token: str | None = field(default=None, repr=False)  # the bearer token for `url` (MEDGYM_TOKEN)
 
 
 @asynccontextmanager
 async def connect(options: EvalOptions) -> AsyncIterator[Client]:
     """A running HTTP server (`--url`) or `medgym serve` spawned over stdio."""
     if options.url:
-        async with Client(options.url, read_timeout_seconds=900) as client:
-            yield client
+        headers = {"Authorization": f"Bearer {options.token}"} if options.token else {}
+        refused: list[int] = []
+
+        async def note_refusal(response: httpx2.Response) -> None:
+            if response.status_code in (401, 403):  # the SDK reports it only as "an error response"
+                refused.append(response.status_code)
+
+        http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=900.0),
+                                  event_hooks={"response": [note_refusal]})
+        try:
+            async with http, Client(streamable_http_client(options.url, http_client=http),
+                                    read_timeout_seconds=900) as client:
+                yield client
+        except Exception:
+            if refused:
+                told = "it refused MEDGYM_TOKEN" if options.token else "set MEDGYM_TOKEN to a token it accepts"
+                raise ConfigurationError(f"{options.url} wants a bearer token: {told} (HTTP {refused[0]})") from None
+            raise
         return
     keep = ("PATH", "HOME", "DOCKER_HOST", "LANG")
     env = {k: v for k, v in os.environ.items() if k.startswith("MEDGYM_") or k in keep}

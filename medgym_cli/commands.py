@@ -287,7 +287,8 @@ def evaluate(settings: Settings, args: argparse.Namespace) -> int:
         env["MEDGYM_DATA_DIR"] = str(settings.data_dir)
     options = EvalOptions(run_dir=run_dir, agent=agent, agent_info=info, selection=selection, samples=args.samples,
                           concurrency=args.concurrency, url=args.url, server_env=env, quiet=args.quiet,
-                          retry_errors=args.retry_errors)
+                          retry_errors=args.retry_errors,
+                          token=settings.token.get_secret_value() if settings.token is not None else None)
     try:
         rows = anyio.run(run_eval, options)
     except Exception as exc:  # what escapes the episodes: the selection, the server, the connection

@@ -135,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(stream=sys.stderr, level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:  # a line per HTTP request (eval --url, status)
+        for name in ("httpx", "httpx2"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     from medgym_cli import commands
 
     handlers = {

@@ -225,3 +225,28 @@ def test_eval_against_a_running_http_server(http_server: str, tmp_path: Path) ->
     rows = RunDir(tmp_path / "remote").rows()
     assert len(rows) == 3 and all(r.submitted and not r.correct and r.dataset == "npowerai" for r in rows)
     assert json.loads((tmp_path / "remote" / "metadata.json").read_text())["server"]["url"] == http_server
+
+
+def test_eval_sends_medgym_token_to_a_server_that_wants_one(tmp_path: Path, shared_dir: Path) -> None:
+    from tests.test_http_exposure import TOKEN, _start, _wait
+
+    proc, port = _start(tmp_path, shared_dir, "127.0.0.1", {"MEDGYM_TOKEN": TOKEN})
+    try:
+        _wait(proc, port, tmp_path / "server.log")
+        url = f"http://127.0.0.1:{port}/mcp"
+        env = {k: v for k, v in os.environ.items() if k != "MEDGYM_TOKEN"}
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+        args = ("--agent", "tests.eval_agents:wrong", "--url", url, "--dataset", "npowerai", "--limit", "2")
+        refused = _eval(tmp_path, tmp_path / "refused", *args, env=env)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        told = f"medgym: {url} wants a bearer token: set MEDGYM_TOKEN to a token it accepts (HTTP 401)"
+        assert told in refused.stderr
+        wrong = _eval(tmp_path, tmp_path / "wrong", *args, env={**env, "MEDGYM_TOKEN": TOKEN[::-1]})
+        assert wrong.returncode == 1 and "it refused MEDGYM_TOKEN (HTTP 401)" in wrong.stderr
+        accepted = _eval(tmp_path, tmp_path / "run", *args, env={**env, "MEDGYM_TOKEN": TOKEN})
+        assert accepted.returncode == 0, accepted.stderr[-2000:]
+        assert len(RunDir(tmp_path / "run").rows()) == 2 and "HTTP Request" not in accepted.stderr
+        assert TOKEN not in (tmp_path / "run" / "metadata.json").read_text() + accepted.stderr
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0, (tmp_path / "server.log").read_text()[-3000:]
