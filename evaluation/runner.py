@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from evaluation.agents import Agent
+from evaluation.remote import remote_client
 from evaluation.session import EpisodeSession, agent_tool_specs, wait_until_ready
-from medgym.errors import ConfigurationError, InvalidArgumentError
+from medgym.errors import InvalidArgumentError
 from medgym.version import __version__
 from trajectory.rundir import ResultRow, RunDir
 from trajectory.turns import write_turns
@@ -61,24 +60,8 @@ class EvalOptions:
 async def connect(options: EvalOptions) -> AsyncIterator[Client]:
     """A running HTTP server (`--url`) or `medgym serve` spawned over stdio."""
     if options.url:
-        headers = {"Authorization": f"Bearer {options.token}"} if options.token else {}
-        refused: list[int] = []
-
-        async def note_refusal(response: httpx2.Response) -> None:
-            if response.status_code in (401, 403):  # the SDK reports it only as "an error response"
-                refused.append(response.status_code)
-
-        http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=900.0),
-                                  event_hooks={"response": [note_refusal]})
-        try:
-            async with http, Client(streamable_http_client(options.url, http_client=http),
-                                    read_timeout_seconds=900) as client:
-                yield client
-        except Exception:
-            if refused:
-                told = "it refused MEDGYM_TOKEN" if options.token else "set MEDGYM_TOKEN to a token it accepts"
-                raise ConfigurationError(f"{options.url} wants a bearer token: {told} (HTTP {refused[0]})") from None
-            raise
+        async with remote_client(options.url, options.token) as client:
+            yield client
         return
     keep = ("PATH", "HOME", "DOCKER_HOST", "LANG")
     env = {k: v for k, v in os.environ.items() if k.startswith("MEDGYM_") or k in keep}

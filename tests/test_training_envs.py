@@ -446,3 +446,28 @@ def test_verifiers_eval_rewards_equal_the_servers_verdicts(medgym: Medgym, tmp_p
         seen = json.dumps(_without_schemas(traces))
         assert_no_ground_truth(seen, medgym.secrets(task_id))
         assert_no_ground_truth(json.dumps([t["task"] for t in solved]), medgym.secrets(task_id))
+
+
+async def test_the_environments_send_medgym_token_to_a_server_that_wants_one(
+        tmp_path: Path, shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evaluation.envs.connection import MedgymLink, MedgymServer, MedgymUnavailable
+    from tests.test_http_exposure import TOKEN, _start, _wait
+
+    proc, port = _start(tmp_path, shared_dir, "127.0.0.1", {"MEDGYM_TOKEN": TOKEN})
+    try:
+        _wait(proc, port, tmp_path / "server.log")
+        url = f"http://127.0.0.1:{port}/mcp"
+        monkeypatch.delenv("MEDGYM_TOKEN", raising=False)
+        with pytest.raises(MedgymUnavailable, match="set MEDGYM_TOKEN to a token it accepts"):
+            await MedgymLink(MedgymServer(url=url)).start()
+        monkeypatch.setenv("MEDGYM_TOKEN", TOKEN)  # read when the server is described, as the CLI does
+        link = MedgymLink(MedgymServer(url=url))
+        await link.start()
+        try:
+            assert "run_code" in {spec["function"]["name"] for spec in link.rules.specs}
+        finally:
+            await link.stop()
+        assert TOKEN not in repr(MedgymServer(url=url))
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0, (tmp_path / "server.log").read_text()[-3000:]

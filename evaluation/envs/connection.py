@@ -15,12 +15,14 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from evaluation.envs.rules import AgentRules
+from evaluation.remote import env_token, remote_client
 from evaluation.runner import Selection, select_tasks
 from evaluation.session import agent_tool_specs, wait_until_ready
 from medgym.errors import ServiceError
@@ -38,10 +40,11 @@ class MedgymServer:
     url: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     read_timeout_s: float = 900.0
+    token: str | None = field(default_factory=env_token, repr=False)  # sent to `url` (default: MEDGYM_TOKEN)
 
-    def client(self) -> Client:
+    def client(self) -> AbstractAsyncContextManager[Client]:
         if self.url:
-            return Client(self.url, read_timeout_seconds=self.read_timeout_s)
+            return remote_client(self.url, self.token, self.read_timeout_s)
         # a transport, not the parameters: mcp 2.0 (which verifiers pins) takes no StdioServerParameters
         return Client(stdio_client(self.stdio()), read_timeout_seconds=self.read_timeout_s)
 
