@@ -67,6 +67,7 @@ class Latency:
     cpu_a_ns: float = 0.0  # and over all run_code (a) blocks
     sandbox_cpu_a_ns: float = 0.0  # the containers' share of it over the run_code blocks
     stages: dict[str, list[Stages]] = field(default_factory=dict)
+    stages_paced: dict[str, list[Stages]] = field(default_factory=dict)  # the same, of the paced calls
 
     def cpu_ms_per_call(self) -> tuple[float, float, float]:
         """The machine's CPU time per no-op call and per run_code (a) call, and the containers' share of
@@ -207,6 +208,7 @@ async def latency(home: Path, trees: dict[str, Path], runs: int, starts: int,
                 out[name].sandbox_cpu_a_ns += sandbox_cpu_ns() - in_sandboxes
         for name in trees:
             out[name].stages = read_stages(stages_file, seen)  # only one tree logs stages (see `stage_table`)
+        seen = _lines(stages_file)
         while len(out[next(iter(trees))].a_paced) < runs:
             for name, client in clients.items():
                 for _ in range(BLOCK):
@@ -215,6 +217,8 @@ async def latency(home: Path, trees: dict[str, Path], runs: int, starts: int,
                 for _ in range(BLOCK):
                     await anyio.sleep(PACE_S)
                     out[name].a_paced.append(await run(client, ids[name][0], TRIVIAL))
+        for name in trees:
+            out[name].stages_paced = read_stages(stages_file, seen)
         for _ in range(max(10, runs // 4)):
             for name, client in clients.items():
                 out[name].b.append(await run(client, ids[name][0], PANDAS))
@@ -334,21 +338,25 @@ def _stage(calls: list[Stages], expression: str) -> float | None:
 
 
 def stage_table(latency: Latency) -> str:
-    """Median ms per stage of run_code (workload a) and of the no-op tool, over the same session."""
-    lines = ["| stage | run_code ms | no-op ms |", "|---|---:|---:|"]
-    columns = [(latency.stages.get("run_code", []), latency.a), (latency.stages.get("noop", []), latency.noop)]
+    """Median ms per stage of run_code (workload a) and of the no-op tool, over the same session: back
+    to back, and paced (each call after a pause, as an agent's come)."""
+    lines = ["| stage | run_code ms | no-op ms | paced: run_code ms | no-op ms |", "|---|---:|---:|---:|---:|"]
+    columns = [(latency.stages.get("run_code", []), latency.a), (latency.stages.get("noop", []), latency.noop),
+               (latency.stages_paced.get("run_code", []), latency.a_paced),
+               (latency.stages_paced.get("noop", []), latency.noop_paced)]
     for label, expression in ROWS:
         cells = []
         for calls, client in columns:
             if expression is None:
                 server_total = _stage(calls, "total")
-                value = statistics.median(client) * 1000 - server_total if server_total is not None else None
+                value = statistics.median(client) * 1000 - server_total if server_total is not None and client \
+                    else None
             else:
                 value = _stage(calls, expression)
                 if value is not None and expression in LOWER_BOUNDS:
                     value = max(0.0, value)
             cells.append("–" if value is None else f"{value:.3f}")
-        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
-    totals = [statistics.median(client) * 1000 for _, client in columns]
-    lines.append(f"| **at the client (median)** | **{totals[0]:.3f}** | **{totals[1]:.3f}** |")
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    totals = [f"**{statistics.median(client) * 1000:.3f}**" if client else "–" for _, client in columns]
+    lines.append(f"| **at the client (median)** | {' | '.join(totals)} |")
     return "\n".join(lines)
