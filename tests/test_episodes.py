@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -10,12 +11,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from medgym.errors import EpisodeError, QuotaError, SandboxUnavailableError
+from medgym.errors import EpisodeError, QuotaError, SandboxUnavailableError, ServiceError
 from sandbox.contract import Sandbox
 from sandbox.limits import Limits
 from task_store.store import TaskStore
 from tests.fake_backend import FakeBackend, FakeSandbox, fake_engine
-from tools.episodes import OPEN_PER_SANDBOX, Caller, Episode, EpisodeManager
+from tools.episodes import OPEN_PER_SANDBOX, Caller, Episode, EpisodeManager, TaskHistory
 from tools.sandboxes import SandboxProvider
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
@@ -256,3 +257,15 @@ async def test_a_principals_history_is_read_back_from_the_records(manager: Manag
     assert episodes.histories[("principal:alice", TASK)].first_try is False  # e3 was scored first
     assert episodes.open(TASK, ALICE).ordinal == 1  # a session's own history: nothing to read back
     records.close()
+
+    def unreadable(scorer: str) -> dict[str, TaskHistory]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    failing = manager()
+    failing.history_loader = unreadable
+    with pytest.raises(ServiceError, match="could not read your past episodes"):  # never a fresh first try
+        failing.open(TASK, alice)
+    reopened = RecordStore(tmp_path / "records.sqlite")
+    failing.history_loader = partial(past_histories, reopened)
+    assert failing.open(TASK, alice).ordinal == 4  # asked again on the next call
+    reopened.close()

@@ -23,7 +23,7 @@ from typing import Protocol
 import anyio
 import anyio.to_thread
 
-from medgym.errors import EpisodeError, QuotaError
+from medgym.errors import EpisodeError, QuotaError, ServiceError
 from sandbox.contract import Sandbox
 from tools.capacity import Capacity, Progress
 from trajectory.records import EndReason
@@ -237,8 +237,14 @@ class EpisodeManager:
         scorer = caller.scorer
         if scorer is None or scorer in self._loaded or self.history_loader is None:
             return
+        try:
+            loaded = self.history_loader(scorer)
+        except Exception as exc:  # never a fresh first try because the records could not be read
+            log.exception("could not read a principal's past episodes from the records")
+            raise ServiceError(f"medgym could not read your past episodes from its records ({type(exc).__name__}); "
+                               "try again") from None
         self._loaded.add(scorer)
-        for task_id, past in self.history_loader(scorer).items():
+        for task_id, past in loaded.items():
             history = self.histories.setdefault((scorer, task_id), TaskHistory())
             history.opened[:0] = [e for e in past.opened if e not in history.opened]
             history.verdicts[:0] = [v for v in past.verdicts if v not in history.verdicts]
