@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,15 +75,22 @@ class Medgym:
         assert not self.store.availability("mimic_iii").solvable
         return self.store.query(TaskFilter(dataset="mimic_iii"), limit=1).tasks[0].task_id
 
-    def records(self, since: float) -> list[Any]:
-        """The server's records of the episodes started since `since`."""
+    def records(self, since: float, ended: Collection[str] = ()) -> list[Any]:
+        """The server's records of the episodes started since `since`, once those of `ended` are stored
+        as ended (a running server writes its records in the background, so they can lag a reply)."""
         from trajectory.store import RecordStore
 
-        store = RecordStore(self.home / "medgym.sqlite")
-        try:
-            return [e for e in store.episodes() if e.started_at >= since]
-        finally:
-            store.close()
+        deadline = time.monotonic() + 15
+        while True:
+            store = RecordStore(self.home / "medgym.sqlite")
+            try:
+                found = [e for e in store.episodes() if e.started_at >= since]
+            finally:
+                store.close()
+            done = {e.episode_id for e in found if e.outcome != "active"}
+            if set(ended) <= done or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
 
     def secrets(self, task_id: str) -> set[str]:
         """Distinctive ground-truth strings of a task (answer key values, reference solution)."""
@@ -222,7 +229,7 @@ async def test_openenv_oracle_rewards_equal_the_servers_verdicts(openenv_url: st
         assert submitted.observation.metadata["outcome"] == "correct"
         assert_no_ground_truth(_seen(*seen), medgym.secrets(task_id))  # the statement and the verdict
         episodes[submitted.observation.metadata["episode_id"]] = submitted.reward
-    recorded = {e.episode_id: e.outcome for e in medgym.records(started)}
+    recorded = {e.episode_id: e.outcome for e in medgym.records(started, ended=episodes)}
     assert {episode: recorded[episode] for episode in episodes} == dict.fromkeys(episodes, "correct")
 
 
@@ -320,7 +327,8 @@ async def test_openenv_group_names_the_episodes_of_a_grpo_group(openenv_url: str
             await env.step(_call("submit_answer", answer=-987654.321))
     assert [o.observation.metadata["group"] for o in opened] == ["step-1/g0", "step-1/g0"]
     assert "group" not in opened[0].observation.task and single.observation.metadata["group"] is None
-    groups = {e.episode_id: e.group_id for e in medgym.records(started)}
+    submitted = [o.observation.metadata["episode_id"] for o in (*opened, single)]
+    groups = {e.episode_id: e.group_id for e in medgym.records(started, ended=submitted)}
     assert [groups[o.observation.metadata["episode_id"]] for o in opened] == ["step-1/g0", "step-1/g0"]
     assert groups[single.observation.metadata["episode_id"]] is None
 
@@ -370,7 +378,7 @@ def test_openenv_sync_client_and_trl_adapter(openenv_url: str, medgym: Medgym) -
     finally:
         for env in envs:
             env.client.close()
-    groups = {e.episode_id: e.group_id for e in medgym.records(started)}
+    groups = {e.episode_id: e.group_id for e in medgym.records(started, ended=episodes)}
     first, second, third = (groups[episode] for episode in episodes)
     assert first == second and first is not None and first.endswith(task_id) and third not in (None, first)
 
