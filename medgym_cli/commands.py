@@ -241,15 +241,16 @@ def status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _read_status(url: str, settings: Settings) -> str:
-    import httpx2
-    from mcp import Client
-    from mcp.client.streamable_http import streamable_http_client
+    from evaluation.remote import remote_client
 
-    token = settings.token.get_secret_value() if settings.token is not None else None
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"} if token else {})
-    async with Client(streamable_http_client(url, http_client=http)) as client:
+    async with remote_client(url, _token(settings), read_timeout_s=300.0) as client:
         contents = (await client.read_resource("medgym://status")).contents
     return str(getattr(contents[0], "text", ""))
+
+
+def _token(settings: Settings) -> str | None:
+    """MEDGYM_TOKEN, sent as the bearer token to a medgym URL (`status --url`, `eval --url`)."""
+    return settings.token.get_secret_value() if settings.token is not None else None
 
 
 def demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -288,7 +289,7 @@ def evaluate(settings: Settings, args: argparse.Namespace) -> int:
     options = EvalOptions(run_dir=run_dir, agent=agent, agent_info=info, selection=selection, samples=args.samples,
                           concurrency=args.concurrency, url=args.url, server_env=env, quiet=args.quiet,
                           retry_errors=args.retry_errors,
-                          token=settings.token.get_secret_value() if settings.token is not None else None)
+                          token=_token(settings))
     try:
         rows = anyio.run(run_eval, options)
     except Exception as exc:  # what escapes the episodes: the selection, the server, the connection

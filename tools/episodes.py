@@ -244,10 +244,8 @@ class EpisodeManager:
             raise ServiceError(f"medgym could not read your past episodes from its records ({type(exc).__name__}); "
                                "try again") from None
         self._loaded.add(scorer)
-        for task_id, past in loaded.items():
-            history = self.histories.setdefault((scorer, task_id), TaskHistory())
-            history.opened[:0] = [e for e in past.opened if e not in history.opened]
-            history.verdicts[:0] = [v for v in past.verdicts if v not in history.verdicts]
+        for task_id, past in loaded.items():  # loaded before this server's first episode of the principal
+            self.histories.setdefault((scorer, task_id), past)
 
     def _history(self, caller: Caller, task_id: str) -> TaskHistory:
         """The caller's history of a task (anonymous callers have none); `QuotaError` at the cap."""
