@@ -16,7 +16,7 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
 
 from mcp_server.auth import StaticTokenVerifier, auth_settings, load_tokens
-from mcp_server.identity import caller_of, pseudonym
+from mcp_server.identity import caller_of
 from mcp_server.lifespan import app_lifespan
 from mcp_server.registrar import register_tools, short_validation_error
 from mcp_server.settings import Settings
@@ -170,7 +170,9 @@ def _register_resources(mcp: MCPServer[AppState], handle: ServerHandle) -> None:
     def episode_resource(episode_id: str, ctx: Context[AppState, Any]) -> str:
         """Your episode's record: task, times, outcome, provenance and every tool call in order."""
         trajectory = _state(ctx).recorder.store.trajectory(storable(episode_id))
-        if trajectory is None or trajectory.episode.client != pseudonym(caller_of(ctx).key):
+        key = caller_of(ctx).key
+        yours = (None,) if key is None else _state(ctx).pseudonyms.both(key)  # an anonymous caller's: its id is the key
+        if trajectory is None or trajectory.episode.client not in yours:
             raise ResourceError(f"no recorded episode {shorten(episode_id)} of yours")
         return trajectory.model_dump_json(indent=2)
 

@@ -13,11 +13,15 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
+from pathlib import Path
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
 
+from medgym.private import secret_text
 from tools.episodes import Caller
 
 LOCAL = Caller(key="local", quota=None)
@@ -43,6 +47,30 @@ def _peer(request: Any) -> str | None:
     return f"addr:{client.host}" if client is not None else None
 
 
-def pseudonym(key: str | None) -> str | None:
-    """What records and logs keep of a client key: a stable hash, never the session id itself."""
-    return None if key is None else "c_" + hashlib.sha256(key.encode()).hexdigest()[:16]
+PSEUDONYM_KEY_FILE = "pseudonym-key"
+
+
+class Pseudonyms:
+    """What records keep of a client key (`local`, `principal:<name>`, `<principal>/<session>`): a hash
+    keyed with this medgym home's secret (`<home>/pseudonym-key`, mode 0600, made on first use), stable
+    across the home's servers and restarts. A record or an export read anywhere else cannot be matched
+    against guessed principal names, as a plain hash of the key could.
+
+    Records written before the key existed hold the plain hash: `both` names a key's two forms, so a
+    principal's history and the episodes it recorded then are still its own."""
+
+    def __init__(self, secret: bytes):
+        self._secret = secret
+
+    @classmethod
+    def of_home(cls, home: Path) -> Pseudonyms:
+        return cls(bytes.fromhex(secret_text(home / PSEUDONYM_KEY_FILE, lambda: secrets.token_hex(32))))
+
+    def __call__(self, key: str | None) -> str | None:
+        if key is None:
+            return None
+        return "c_" + hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()[:16]
+
+    def both(self, key: str) -> tuple[str, str]:
+        """The key's pseudonym, and the plain hash records written before the key existed hold."""
+        return self(key) or "", "c_" + hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import anyio
 import anyio.to_thread
 
+from mcp_server.identity import Pseudonyms
 from mcp_server.recording import start_recording
 from mcp_server.settings import Settings
 from mcp_server.state import AppState
@@ -83,14 +84,15 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
                               capacity)
     grader = CodeGrader(lambda: catalog.store, sandboxes, ReferenceCache(settings.home / "grader-cache"))
     services = Services(catalog=catalog, episodes=episodes, limits=settings.limits, code_grader=grader)
-    recorder = start_recording(settings, catalog, episodes, None)
+    pseudonyms = Pseudonyms.of_home(settings.home)
+    recorder = start_recording(settings, catalog, episodes, pseudonyms, None)
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(_start_up, settings, catalog, backend, pool, sandboxes, recorder)
             group.start_soon(_reap_idle_forever, episodes)
             try:
                 yield AppState(settings=settings, services=services, backend=backend, pool=pool, recorder=recorder,
-                               fhir=fhir)
+                               pseudonyms=pseudonyms, fhir=fhir)
             finally:
                 group.cancel_scope.cancel()
     finally:

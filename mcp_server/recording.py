@@ -1,6 +1,6 @@
 """Glue between the server and the recorder: episode lifecycle and tool-call events.
 
-Records name clients by a pseudonym (a hash of their key), never by session id.
+Records name clients by a pseudonym (a hash of their key keyed with the home's secret), never by session id.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mcp_server.identity import pseudonym
+from mcp_server.identity import Pseudonyms
 from mcp_server.settings import Settings
 from mcp_server.state import AppState
 from medgym.errors import UnknownTaskError
@@ -33,15 +33,17 @@ REFERENCES_KEPT = 1024  # episodes whose reference solution is remembered (see `
 class EpisodeRecording:
     """Subscribed to the episode table: writes an episode record when one opens and ends."""
 
-    def __init__(self, recorder: Recorder, catalog: Catalog):
+    def __init__(self, recorder: Recorder, catalog: Catalog, pseudonyms: Pseudonyms):
         self.recorder = recorder
         self._catalog = catalog
+        self._pseudonyms = pseudonyms
 
     def episode_opened(self, episode: Episode) -> None:
         try:
             verifier = verifier_name(self._catalog.store.answer_key(episode.task_id))
         except UnknownTaskError:
             verifier = None
+        pseudonym = self._pseudonyms
         self.recorder.opened(episode.episode_id, episode.task_id, pseudonym(episode.client), verifier,
                              ordinal=episode.ordinal, previous_episode_id=episode.previous_episode_id,
                              group_id=episode.group, scorer=pseudonym(episode.scorer))
@@ -51,7 +53,7 @@ class EpisodeRecording:
                             episode.max_attempts)
 
 
-def start_recording(settings: Settings, catalog: Catalog, episodes: EpisodeManager,
+def start_recording(settings: Settings, catalog: Catalog, episodes: EpisodeManager, pseudonyms: Pseudonyms,
                     image_id: str | None) -> Recorder:
     provenance = Provenance(medgym_version=__version__, image=settings.image, image_id=image_id,
                             limits=settings.limits.model_dump(), max_attempts=settings.max_attempts,
@@ -61,17 +63,17 @@ def start_recording(settings: Settings, catalog: Catalog, episodes: EpisodeManag
     if closed:
         log.warning("%d episode(s) of a medgym server that died were closed as 'server_lost'", closed)
     recorder = Recorder(store, provenance, server=owner_label())
-    episodes.listeners.append(EpisodeRecording(recorder, catalog))
-    episodes.history_loader = partial(past_histories, store)
+    episodes.listeners.append(EpisodeRecording(recorder, catalog, pseudonyms))
+    episodes.history_loader = partial(past_histories, store, pseudonyms)
     return recorder
 
 
-def past_histories(store: RecordStore, scorer: str) -> dict[str, TaskHistory]:
+def past_histories(store: RecordStore, pseudonyms: Pseudonyms, scorer: str) -> dict[str, TaskHistory]:
     """An authenticated principal's recorded history of each task it met, from the servers that ran
     before this one: its episodes in the order they opened, and its verdicts in the order they came
     (an episode ended by its final submission). A restart thus starts no fresh first try."""
     histories: dict[str, TaskHistory] = {}
-    past = store.scored_history(pseudonym(scorer) or "")
+    past = store.scored_history(*pseudonyms.both(scorer))
     for episode in past:
         histories.setdefault(episode.task_id, TaskHistory()).opened.append(episode.episode_id)
     scored = [e for e in past if e.end_reason == "final_submission" and e.outcome in ("correct", "incorrect")]

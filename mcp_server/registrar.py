@@ -95,7 +95,6 @@ def _wrapper(definition: ToolDef, limits: Limits, limiter: anyio.CapacityLimiter
             else:
                 result = await anyio.to_thread.run_sync(functools.partial(function, call, **arguments),
                                                         limiter=limiter)
-            return result
         except ClientError as exc:
             error, refused = (str(exc), "input"), isinstance(exc, InvalidArgumentError | UnknownTaskError | QuotaError)
             raise ToolError(str(exc)) from None
@@ -111,9 +110,20 @@ def _wrapper(definition: ToolDef, limits: Limits, limiter: anyio.CapacityLimiter
                 record_call(state, call.caller, definition.name, arguments, result, error,
                             (time.perf_counter() - started) * 1000, references)
                 stages.mark("record")
+        if getattr(result, "episode_ended", False):  # a final verdict is on disk before the client hears it
+            await _stored(state)
+        return result
 
     _declare(wrapper, function, limits)
     return wrapper
+
+
+async def _stored(state: AppState) -> None:
+    """Wait (off the event loop) until the records queued so far are committed. After a final verdict: a
+    server that dies once the client has its verdict has that verdict in its records, so the restarted
+    server counts it as the principal's score, never the episode as opened and unscored."""
+    if not await anyio.to_thread.run_sync(state.recorder.store.flush):
+        log.warning("a final verdict's record is not on disk yet: the record writer is behind")
 
 
 def _progress(ctx: Context[AppState, Any]) -> Callable[[float, float | None, str], Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mcp_server.identity import Pseudonyms
 from mcp_server.settings import Settings
 from sandbox.contract import SandboxBackend
 from sandbox.pool import WarmPool
@@ -19,4 +20,5 @@ class AppState:
     backend: SandboxBackend
     pool: WarmPool
     recorder: Recorder
+    pseudonyms: Pseudonyms  # what records keep of a client key
     fhir: FhirEpisodes | None = None  # FHIR tasks' episode bundles (Docker backend only)

@@ -3,9 +3,12 @@ created private (folders 0700, files 0600) and a warning names any that others c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,45 @@ def private_file(path: Path) -> Path:
     except FileExistsError:
         warn_if_shared(path)
     return path
+
+
+def secret_text(path: Path, make: Callable[[], str]) -> str:
+    """The text kept in the private file `path`, made by `make()` the first time it is asked for.
+
+    It is written whole to a private temporary file and then linked into place, which fails if another
+    process got there first: servers that share a home and start at once all read the one text that was
+    linked first, never an empty or half-written file. A file an older medgym left empty (it died
+    between creating and writing it) is replaced."""
+    text = _read(path)
+    if text:
+        warn_if_shared(path)
+        return text
+    private_dir(path.parent)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(make().strip() + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            if not _read(path):
+                os.replace(temporary, path)
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    return _read(path)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return ""
 
 
 def warn_if_shared(path: Path) -> None:

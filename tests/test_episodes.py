@@ -224,33 +224,38 @@ async def test_listeners_hear_each_open_and_end_once(manager: Manager) -> None:
 
 
 async def test_a_principals_history_is_read_back_from_the_records(manager: Manager, tmp_path: Path) -> None:
-    from mcp_server.identity import pseudonym
+    from mcp_server.identity import Pseudonyms
     from mcp_server.recording import past_histories
     from trajectory.records import EpisodeRecord, Provenance
     from trajectory.store import RecordStore
 
     records = RecordStore(tmp_path / "records.sqlite")
     provenance = Provenance(medgym_version="t", image="i", max_attempts=1)
+    pseudonym = Pseudonyms.of_home(tmp_path / "home")
 
     def recorded(episode_id: str, task_id: str, at: float, outcome: str, reason: str | None, ended: float | None,
-                 scorer: str = "principal:alice") -> None:
+                 scorer: str = "principal:alice", legacy: bool = False) -> None:
+        keyed, plain = pseudonym.both(scorer)
         records.put(EpisodeRecord(episode_id=episode_id, task_id=task_id, dataset=task_id.split("/")[0],
-                                  client=pseudonym(f"{scorer}/x"), scorer=pseudonym(scorer), started_at=at,
-                                  ended_at=ended, end_reason=reason, outcome=outcome, provenance=provenance))  # type: ignore[arg-type]
+                                  client=pseudonym(f"{scorer}/x"), scorer=plain if legacy else keyed,
+                                  started_at=at, ended_at=ended, end_reason=reason, outcome=outcome,
+                                  provenance=provenance))  # type: ignore[arg-type]
 
-    recorded("e1", TASK, 1.0, "unsubmitted", "reset", 2.0)  # opened, never scored
+    recorded("e1", TASK, 1.0, "unsubmitted", "reset", 2.0, legacy=True)  # recorded before pseudonyms were keyed
     recorded("e2", TASK, 3.0, "correct", "final_submission", 9.0)  # opened before e3, scored after it
     recorded("e3", TASK, 4.0, "incorrect", "final_submission", 5.0)
     recorded("e4", OTHER, 6.0, "unsubmitted", "server_lost", 7.0)
     recorded("b1", TASK, 1.0, "correct", "final_submission", 2.0, scorer="principal:bob")
     records.flush()
-    past = past_histories(records, "principal:alice")
+    past = past_histories(records, pseudonym, "principal:alice")
     assert past[TASK].opened == ["e1", "e2", "e3"] and past[TASK].verdicts == [("e3", False), ("e2", True)]
     assert past[OTHER].opened == ["e4"] and past[OTHER].verdicts == []
-    assert past_histories(records, "principal:carol") == {}
+    assert past_histories(records, pseudonym, "principal:carol") == {}
+    elsewhere = Pseudonyms.of_home(tmp_path / "another home")  # its key differs: only the plain hash matches
+    assert past_histories(records, elsewhere, "principal:alice")[TASK].opened == ["e1"]
 
     episodes = manager()
-    episodes.history_loader = partial(past_histories, records)
+    episodes.history_loader = partial(past_histories, records, pseudonym)
     alice = Caller("principal:alice/s9", quota="principal:alice", scorer="principal:alice")
     opened = episodes.open(TASK, alice)
     assert opened.ordinal == 4 and opened.previous_episode_id == "e3"
@@ -266,6 +271,6 @@ async def test_a_principals_history_is_read_back_from_the_records(manager: Manag
     with pytest.raises(ServiceError, match="could not read your past episodes"):  # never a fresh first try
         failing.open(TASK, alice)
     reopened = RecordStore(tmp_path / "records.sqlite")
-    failing.history_loader = partial(past_histories, reopened)
+    failing.history_loader = partial(past_histories, reopened, pseudonym)
     assert failing.open(TASK, alice).ordinal == 4  # asked again on the next call
     reopened.close()

@@ -4,10 +4,12 @@ through the real HTTP transport and the real engine. Each names its item in SECU
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import socket
+import sqlite3
 import stat
 import time
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from mcp_server.identity import Pseudonyms
 from tests.test_http_exposure import HEADERS, TOKEN, _call, _post, _session, _start, _wait
 
 pytestmark = [pytest.mark.usefixtures("docker_ready")]
@@ -369,10 +372,11 @@ def test_a_restart_starts_no_fresh_first_try(tmp_path: Path, shared_dir: Path) -
         try:
             _wait(proc, port, tmp_path / "server.log")
             session = _session(port, ALICE)
-            if life == 1:  # one task failed, one abandoned (no verdict), by one session
+            if life == 1:  # one task abandoned (no verdict), one failed, by one session; then the server is killed
+                assert tool(port, ALICE, session, "get_task", task_id=wrong)["ordinal"] == 1
                 assert tool(port, ALICE, session, "get_task", task_id=right)["ordinal"] == 1
                 assert tool(port, ALICE, session, "submit_answer", task_id=right, answer=987654321)["episode_ended"]
-                assert tool(port, ALICE, session, "get_task", task_id=wrong)["ordinal"] == 1
+                proc.kill()  # at once: the final verdict the client has heard is on disk already
             elif life == 2:  # after a restart: the failed first try is still the score, shown before any call
                 assert progress(port, session)["tasks_attempted"] == 1
                 again = tool(port, ALICE, session, "get_task", task_id=right)
@@ -387,4 +391,15 @@ def test_a_restart_starts_no_fresh_first_try(tmp_path: Path, shared_dir: Path) -
                 assert row["tasks_attempted"] == 1 and row["first_try_correct"] == 0 and row["episodes"] == 5
         finally:
             proc.terminate()
-            assert proc.wait(timeout=60) == 0, (tmp_path / "server.log").read_text()[-3000:]
+            assert proc.wait(timeout=60) == (-9 if life == 1 else 0), (tmp_path / "server.log").read_text()[-3000:]
+    # the records' pseudonyms are keyed with the home's secret: no plain hash of a guessable principal name
+    home = tmp_path / "home"
+    key_file = home / "pseudonym-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    keyed, plain = Pseudonyms.of_home(home).both("principal:alice")
+    with contextlib.closing(sqlite3.connect(home / "medgym.sqlite")) as db:
+        scorers = {row[0] for row in db.execute("SELECT scorer FROM episodes")}
+        clients = {row[0] for row in db.execute("SELECT client FROM episodes")}
+    assert keyed in scorers and plain not in scorers
+    assert not {hashlib.sha256(k.encode()).hexdigest()[:16] for k in ("principal:alice", "principal:bob")} & {
+        (value or "")[2:] for value in scorers | clients}

@@ -102,6 +102,9 @@ class RecordStore:
         self._conn = _connect(path)
         self._read_lock = threading.Lock()
         self._queue: queue.Queue[EpisodeRecord | EventRecord | None] = queue.Queue()
+        self._progress = threading.Condition()  # counts records queued and records handled, for `flush`
+        self._queued = 0
+        self._handled = 0
         self._pending: list[Row] = []
         self._pending_bytes = 0
         self._last_error = ""
@@ -112,20 +115,16 @@ class RecordStore:
 
     # -- writing --------------------------------------------------------------------------------
     def put(self, record: EpisodeRecord | EventRecord) -> None:
-        self._queue.put(record)
+        with self._progress:  # in the queue's order
+            self._queued += 1
+            self._queue.put(record)
 
     def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
         """Wait until everything queued so far is committed (or kept pending after a failure);
         False when that took longer than `timeout_s` (never blocks longer)."""
-        deadline = time.monotonic() + timeout_s
-        done = self._queue.all_tasks_done
-        with done:
-            while self._queue.unfinished_tasks:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                done.wait(remaining)
-        return True
+        with self._progress:  # records queued later are not waited for: a busy server's queue is never empty
+            target = self._queued
+            return self._progress.wait_for(lambda: self._handled >= target, timeout_s)
 
     @property
     def pending(self) -> int:
@@ -164,8 +163,9 @@ class RecordStore:
             except Exception:  # never let the writer die: log, keep what is pending, go on
                 log.exception("the episode record writer hit an unexpected error; it carries on")
             finally:
-                for _ in batch:
-                    self._queue.task_done()
+                with self._progress:
+                    self._handled += sum(record is not None for record in batch)
+                    self._progress.notify_all()
             if None in batch:
                 if self._pending:
                     log.error("%d episode record(s) could not be written to %s and are lost: %s",
@@ -259,13 +259,14 @@ class RecordStore:
                 "SELECT body FROM events WHERE episode_id=? ORDER BY seq", (episode_id,)).fetchall()
         return Trajectory(episode=_episode(row), events=[EventRecord.model_validate_json(e[0]) for e in events])
 
-    def scored_history(self, scorer: str) -> list[PastEpisode]:
-        """A principal's episodes (by its pseudonym), oldest first. What is still queued for the writer
-        is not read (nothing is waited for)."""
+    def scored_history(self, *scorers: str) -> list[PastEpisode]:
+        """A principal's episodes (by any of its pseudonyms), oldest first. What is still queued for the
+        writer is not read (nothing is waited for)."""
+        marks = ", ".join("?" * len(scorers))
         with self._read_lock:
             rows = self._conn.execute(
                 "SELECT episode_id, task_id, end_reason, outcome, started_at, ended_at FROM episodes "
-                "WHERE scorer=? ORDER BY started_at", (scorer,)).fetchall()
+                f"WHERE scorer IN ({marks}) ORDER BY started_at", scorers).fetchall()
         return [PastEpisode(*row) for row in rows]
 
     def episodes(self, dataset: str | None = None, outcome: str | None = None) -> Iterator[EpisodeRecord]:

@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from medgym.private import private_file
+from medgym.private import secret_text
 
 PUBLIC_SEED = 20250611
 SEED_FILE = "pack-seed"
@@ -39,8 +39,4 @@ def resolve(home: Path, choice: str) -> tuple[int, SeedKind]:
 
 
 def _secret(home: Path) -> int:
-    path = home / SEED_FILE
-    if not path.exists() or not path.read_text(encoding="ascii").strip():
-        private_file(path)
-        path.write_text(f"{secrets.randbits(63)}\n", encoding="ascii")
-    return int(path.read_text(encoding="ascii").strip())
+    return int(secret_text(home / SEED_FILE, lambda: str(secrets.randbits(63))))
