@@ -211,9 +211,11 @@ def stop_engine(engine: Engine) -> None:
         engine.lock.close()
 
 
-def _start_node(cluster: RayCluster, name: str, engine: Engine, head: bool) -> None:
+def _start_node(cluster: RayCluster, name: str, engine: Engine, head: bool,
+                extra_env: dict[str, str] | None = None) -> None:
     temp = cluster.base / name
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "RAY_ADDRESS")}
+    env.update(extra_env or {})
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     env["RAY_AUTH_MODE"] = "disabled"  # explicit: a token some other Ray left in ~/.ray would switch it on
     if engine.host:
@@ -233,6 +235,19 @@ def _start_node(cluster: RayCluster, name: str, engine: Engine, head: bool) -> N
     cluster.nodes.append(RayNode(name, process.pid, engine, temp))
     if process.wait(timeout=120) != 0:
         raise RuntimeError(f"ray start ({name}) failed: {(cluster.base / f'{name}.log').read_text()[-2000:]}")
+
+
+def start_head(extra_env: dict[str, str]) -> RayCluster:
+    """A one-node cluster on the default engine, its Ray processes started with `extra_env` (Ray's own
+    settings, e.g. `RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper`)."""
+    base = Path(tempfile.mkdtemp(prefix="mg-ray1-", dir="/tmp"))
+    cluster = RayCluster(address=f"127.0.0.1:{free_port()}", base=base)
+    try:
+        _start_node(cluster, "head", Engine(None), head=True, extra_env=extra_env)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
 
 
 def start_cluster(engine2: Engine) -> RayCluster:
