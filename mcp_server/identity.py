@@ -67,10 +67,11 @@ class Pseudonyms:
         return cls(bytes.fromhex(secret_text(home / PSEUDONYM_KEY_FILE, lambda: secrets.token_hex(32))))
 
     def __call__(self, key: str | None) -> str | None:
-        if key is None:
-            return None
-        return "c_" + hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()[:16]
+        return None if key is None else self._keyed(key)
 
     def both(self, key: str) -> tuple[str, str]:
         """The key's pseudonym, and the plain hash records written before the key existed hold."""
-        return self(key) or "", "c_" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        return self._keyed(key), "c_" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def _keyed(self, key: str) -> str:
+        return "c_" + hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()[:16]

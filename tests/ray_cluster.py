@@ -237,26 +237,15 @@ def _start_node(cluster: RayCluster, name: str, engine: Engine, head: bool,
         raise RuntimeError(f"ray start ({name}) failed: {(cluster.base / f'{name}.log').read_text()[-2000:]}")
 
 
-def start_head(extra_env: dict[str, str]) -> RayCluster:
-    """A one-node cluster on the default engine, its Ray processes started with `extra_env` (Ray's own
-    settings, e.g. `RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper`)."""
-    base = Path(tempfile.mkdtemp(prefix="mg-ray1-", dir="/tmp"))
-    cluster = RayCluster(address=f"127.0.0.1:{free_port()}", base=base)
-    try:
-        _start_node(cluster, "head", Engine(None), head=True, extra_env=extra_env)
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
-
-
-def start_cluster(engine2: Engine) -> RayCluster:
-    """The head node on the default engine and a second node on `engine2`."""
+def start_cluster(engine2: Engine | None, extra_env: dict[str, str] | None = None) -> RayCluster:
+    """The head node on the default engine and, with `engine2`, a second node on it; their Ray processes
+    started with `extra_env` (Ray's own settings, such as its raylet subreaper)."""
     base = Path(tempfile.mkdtemp(prefix="mg-ray-", dir="/tmp"))  # short: Ray's socket paths must stay short
     cluster = RayCluster(address=f"127.0.0.1:{free_port()}", base=base)
     try:
-        _start_node(cluster, "head", Engine(None), head=True)
-        _start_node(cluster, "node2", engine2, head=False)
+        _start_node(cluster, "head", Engine(None), head=True, extra_env=extra_env)
+        if engine2 is not None:
+            _start_node(cluster, "node2", engine2, head=False, extra_env=extra_env)
     except BaseException:
         cluster.stop()
         raise

@@ -20,7 +20,7 @@ import docker
 import pytest
 
 from tests.conftest import IMAGE
-from tests.ray_cluster import start_head
+from tests.ray_cluster import start_cluster
 from tests.test_janitor import _janitors_of
 
 pytest.importorskip("ray")
@@ -56,7 +56,7 @@ time.sleep(600)  # the actor lives while its driver does
 @pytest.mark.usefixtures("docker_ready")
 @pytest.mark.parametrize("subreaper", [False, True], ids=["ray-default", "raylet-subreaper"])
 def test_a_sigkilled_ray_worker_leaves_no_created_container(subreaper: bool) -> None:
-    cluster = start_head({SUBREAPER: "true" if subreaper else "false"})
+    cluster = start_cluster(None, {SUBREAPER: "true" if subreaper else "false"})
     client = docker.from_env()
     container = ""
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, cluster.address, IMAGE, str(ROOT)],
