@@ -17,8 +17,11 @@ log = logging.getLogger(__name__)
 def private_dir(path: Path) -> Path:
     """Create `path` (and its parents) readable by its owner only; warn if it exists and is not."""
     if not path.exists():
-        path.mkdir(parents=True, mode=0o700)
-        os.chmod(path, 0o700)  # mkdir's mode is cut by the umask; be exact
+        try:
+            path.mkdir(parents=True, mode=0o700)
+            os.chmod(path, 0o700)  # mkdir's mode is cut by the umask; be exact
+        except FileExistsError:  # another server (or thread) of this home made it just now
+            pass
     warn_if_shared(path)
     return path
 

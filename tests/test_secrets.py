@@ -9,6 +9,8 @@ import threading
 import uuid
 from pathlib import Path
 
+import pytest
+
 from mcp_server.identity import PSEUDONYM_KEY_FILE, Pseudonyms
 from medgym.private import secret_text
 from task_store.pack.seed import SEED_FILE, resolve
@@ -32,6 +34,18 @@ def test_servers_starting_at_once_share_one_secret(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert [p.name for p in path.parent.iterdir()] == ["secret"]  # no temporary file left behind
     assert secret_text(path, lambda: "never made") == seen[0]
+
+
+def test_a_file_system_without_hard_links_gets_its_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(source: object, target: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # e.g. a FAT or some network file systems
+
+    monkeypatch.setattr("medgym.private.os.link", no_links)
+    path = tmp_path / "home" / "secret"
+    made = secret_text(path, lambda: "first")
+    assert made == "first" and path.read_text() == "first\n" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert secret_text(path, lambda: "second") == "first"  # kept, never remade
+    assert [p.name for p in path.parent.iterdir()] == ["secret"]  # no temporary file left behind
 
 
 def test_a_secret_left_empty_by_a_crash_is_made_again(tmp_path: Path) -> None:
