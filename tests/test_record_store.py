@@ -20,15 +20,18 @@ def test_flush_waits_for_what_was_queued_before_it_only(tmp_path: Path) -> None:
     stop = threading.Event()
     queued = [0]
 
-    def busy_server() -> None:  # events from other episodes, back to back, as fast as they can be queued
+    def busy_server() -> None:  # events from other episodes, faster than the writer commits them
         while not stop.is_set():
-            queued[0] += 1
-            store.put(EventRecord(episode_id="busy", seq=queued[0], at=time.time(), tool="run_code", arguments={},
-                                  result={"stdout": "x" * 200}, duration_ms=1.0))
+            for _ in range(1000):  # then a pause that lets the writer run (a thread that never pauses starves it)
+                queued[0] += 1
+                store.put(EventRecord(episode_id="busy", seq=queued[0], at=time.time(), tool="run_code",
+                                      arguments={}, result={"stdout": "x" * 200}, duration_ms=1.0))
+            time.sleep(0.001)
     producer = threading.Thread(target=busy_server)
     producer.start()
     try:
-        time.sleep(0.2)
+        while queued[0] < 3000:
+            time.sleep(0.001)
         verdict = EpisodeRecord(episode_id="final", task_id="t/2", dataset="t", client=None, started_at=time.time(),
                                 ended_at=time.time(), end_reason="final_submission", outcome="incorrect",
                                 attempts_used=1, provenance=provenance)  # type: ignore[arg-type]
