@@ -13,7 +13,8 @@ import pytest
 from scoring.keys import AnswerKey, DateKey, GestationalAgeKey, IntegerKey, RangeKey, RelativeKey
 from task_store.models import IndexedTask
 from task_store.pack.calc_tasks import build_calc_tasks
-from task_store.pack.power_tasks import DESIGNS, build_power_tasks
+from task_store.pack.power_math import PowerTest, Target, solve
+from task_store.pack.power_tasks import DESIGNS, INSTANCES_PER_DESIGN, build_power_tasks, usable_answer
 from tests.solution_batch import run_solutions
 
 SEED = 20250611
@@ -121,6 +122,32 @@ def test_power_coverage(power_tasks: list[IndexedTask]) -> None:
     for t in power_tasks:
         if isinstance(t.key, RelativeKey):
             assert 0.2 <= t.key.value <= 0.97 and t.key.rel_tol == 0.01
+
+
+NO_EFFECT: dict[str, dict[str, object]] = {
+    "One-sample t-test": {"mean": 5.0, "reference": 5.0, "sd": 2.0},
+    "Paired t-test": {"mean_diff": 0.0, "sd_diff": 2.0},
+    "Two independent samples t-test": {"mean1": 5.0, "mean2": 5.0, "sd1": 2.0, "sd2": 3.0},
+    "One-way ANOVA": {"means": [40.0, 40.0, 40.0], "sd": 10.0},
+    "Chi-square test of independence": {"table": [[0.2, 0.3, 0.5], [0.2, 0.3, 0.5]], "df": 2},
+}
+
+
+@pytest.mark.parametrize("target", ["size", "power"])
+@pytest.mark.parametrize("test", sorted(NO_EFFECT))
+def test_a_design_with_no_effect_has_no_answer(test: PowerTest, target: Target) -> None:
+    """statsmodels raises on an effect size of 0; the generator must see "no answer" and draw again."""
+    params = {**NO_EFFECT[test], "alpha": 0.05, "power": 0.8, "n": 60}
+    assert math.isnan(solve(test, target, params))  # type: ignore[arg-type]
+    assert usable_answer(target, solve(test, target, params)) is None  # type: ignore[arg-type]
+
+
+def test_a_seed_that_draws_identical_groups_still_builds() -> None:
+    """Seed 188 draws a chi-square table whose two rows round to the same proportions (w = 0): that
+    crashed the whole pack build, so about one new home in 200 could not start."""
+    tasks = build_power_tasks(188)
+    assert len(tasks) == len(DESIGNS) * 2 * INSTANCES_PER_DESIGN
+    assert all(t.key is not None for t in tasks)
 
 
 # ------------------------------------------------------------------ no leaks, no trivial passes

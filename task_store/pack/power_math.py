@@ -83,10 +83,16 @@ def _alternative(params: PowerParams) -> str:
 
 
 def solve(test: PowerTest, target: Target, params: PowerParams) -> float:
-    """The required sample size (unrounded, in the question's unit) or the power of the design."""
+    """The required sample size (unrounded, in the question's unit) or the power of the design.
+
+    NaN when the design has no effect to detect (effect size 0, e.g. two groups drawn with the
+    same proportions): no sample size reaches the goal, and statsmodels raises rather than say so.
+    """
     from statsmodels.stats.power import FTestAnovaPower, GofChisquarePower, TTestIndPower, TTestPower
 
     es, alpha = effect_size(test, params), _num(params, "alpha")
+    if not es > 0:
+        return math.nan
     goal = _num(params, "power") if target == "size" else None
     n = None if target == "size" else _num(params, "n")
     if test in ("One-sample t-test", "Paired t-test"):
