@@ -144,7 +144,7 @@ def test_a_design_with_no_effect_has_no_answer(test: PowerTest, target: Target) 
 
 def test_a_seed_that_draws_identical_groups_still_builds() -> None:
     """Seed 188 draws a chi-square table whose two rows round to the same proportions (w = 0): that
-    crashed the whole pack build, so about one new home in 200 could not start."""
+    crashed the whole pack build (1 seed in 1,000 scanned), so such a new home could not start."""
     tasks = build_power_tasks(188)
     assert len(tasks) == len(DESIGNS) * 2 * INSTANCES_PER_DESIGN
     assert all(t.key is not None for t in tasks)
