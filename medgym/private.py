@@ -16,12 +16,12 @@ log = logging.getLogger(__name__)
 
 def private_dir(path: Path) -> Path:
     """Create `path` (and its parents) readable by its owner only; warn if it exists and is not."""
-    if not path.exists():
-        try:
-            path.mkdir(parents=True, mode=0o700)
-            os.chmod(path, 0o700)  # mkdir's mode is cut by the umask; be exact
-        except FileExistsError:  # another server (or thread) of this home made it just now
-            pass
+    try:
+        path.mkdir(parents=True, mode=0o700)
+    except FileExistsError:  # made before, or by another server (or thread) of this home just now
+        pass
+    else:
+        os.chmod(path, 0o700)  # mkdir's mode is cut by the umask; be exact
     warn_if_shared(path)
     return path
 
